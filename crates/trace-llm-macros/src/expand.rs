@@ -1,0 +1,649 @@
+//! Code generation for `#[trace_llm]`: given the typed options and the function, emit the
+//! instrumented function. Every emitted path is absolute (`::trace_llm::__private::...`,
+//! `::core::...`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, Block, Expr, ExprAsync, ExprCall, GenericArgument, PathArguments, ReturnType,
+    Signature, Stmt, Token, Type, TypeParamBound, Visibility,
+};
+
+use crate::args::{Args, ModelArg, Operation};
+
+/// The function as parsed: the body precisely when it parses, otherwise as raw tokens so
+/// that it is re-emitted unchanged (the IDE keeps working on half-written code).
+pub(crate) struct MaybeItemFn {
+    pub(crate) outer_attrs: Vec<Attribute>,
+    pub(crate) inner_attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    pub(crate) body: Body,
+}
+
+pub(crate) enum Body {
+    Parsed(Box<Block>),
+    Raw(TokenStream),
+}
+
+impl Body {
+    /// The statements inside the braces.
+    fn inner_tokens(&self) -> TokenStream {
+        match self {
+            Body::Parsed(block) => {
+                let stmts = &block.stmts;
+                quote!(#(#stmts)*)
+            }
+            Body::Raw(tokens) => tokens.clone(),
+        }
+    }
+}
+
+impl MaybeItemFn {
+    /// The function unchanged, for when the options are wrong: the error is reported and
+    /// the function still exists, so no cascade of "not found" errors follows.
+    pub(crate) fn to_unchanged_tokens(&self) -> TokenStream {
+        let MaybeItemFn {
+            outer_attrs,
+            inner_attrs,
+            vis,
+            sig,
+            body,
+        } = self;
+        let body = body.inner_tokens();
+        quote!(#(#outer_attrs)* #vis #sig { #(#inner_attrs)* #body })
+    }
+}
+
+/// How the function runs its body.
+enum Shape {
+    /// Plain function: the span covers the call.
+    Sync,
+    /// `async fn`: the span starts at the first poll and covers the future.
+    Async,
+    /// A function rewritten by `#[async_trait]`: `Box::pin(async move { .. })` as its last
+    /// expression. Instrumented like an `async fn`.
+    AsyncTrait,
+    /// A function returning a future (`impl Future`, a boxed future): the span starts at
+    /// the call and covers the returned future.
+    ReturnsFuture { boxed: bool },
+}
+
+/// How a stream-like value is wrapped so that the span follows its consumption.
+#[derive(Clone, Copy)]
+enum Wrap {
+    /// `impl Stream`: returned as `TracedStream<S>`.
+    ImplStream,
+    /// `impl Iterator`: returned as `TracedIter<I>`.
+    ImplIter,
+    /// A nameable boxed stream or iterator: re-boxed as the same type.
+    Boxed,
+}
+
+struct StreamPlan {
+    /// The stream is the `Ok` of a returned `Result`.
+    in_result: bool,
+    wrap: Wrap,
+}
+
+pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> {
+    let shape = classify(&item);
+    let value_ty = produced_type(&item.sig, &shape);
+    let stream = stream_plan(&args, &item.sig, value_ty.as_ref())?;
+    let meta = gen_meta(&args, &item.sig, stream.is_some());
+    let init = gen_init(&args);
+    let MaybeItemFn {
+        outer_attrs,
+        inner_attrs,
+        vis,
+        sig,
+        body,
+    } = &item;
+
+    let fake_return = fake_return_edge(&sig.output);
+    let lint_allows = quote! {
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::redundant_closure_call,
+            clippy::needless_return,
+            clippy::let_unit_value,
+            clippy::let_and_return,
+            clippy::unit_arg,
+            clippy::used_underscore_binding
+        )]
+    };
+    let start = quote! {
+        ::trace_llm::__private::start(&__TL_META, #init)
+    };
+
+    let new_body = match shape {
+        Shape::Sync => {
+            let stmts = body.inner_tokens();
+            let finish = gen_finish_value(
+                stream.as_ref(),
+                &format_ident!("__tl_span"),
+                &format_ident!("__tl_ret"),
+            );
+            quote! {
+                #meta
+                #[allow(unused_mut)]
+                let mut __tl_span = #start;
+                #lint_allows
+                let __tl_ret = __tl_span.call(move || { #fake_return #stmts });
+                #lint_allows
+                #finish
+            }
+        }
+        Shape::Async => {
+            let stmts = body.inner_tokens();
+            let finish = gen_finish_closure(stream.as_ref());
+            quote! {
+                #meta
+                let __tl_span = #start;
+                #lint_allows
+                ::trace_llm::__private::instrument(
+                    __tl_span,
+                    async move { #fake_return #stmts },
+                    #finish,
+                )
+                .await
+            }
+        }
+        Shape::ReturnsFuture { boxed } => {
+            let stmts = body.inner_tokens();
+            let finish = gen_finish_closure(stream.as_ref());
+            let wrapped = quote! {
+                ::trace_llm::__private::instrument(__tl_span, __tl_future, #finish)
+            };
+            let wrapped = if boxed {
+                quote!(::std::boxed::Box::pin(#wrapped))
+            } else {
+                wrapped
+            };
+            quote! {
+                #meta
+                #[allow(unused_mut)]
+                let mut __tl_span = #start;
+                #lint_allows
+                let __tl_future = __tl_span.call(move || { #fake_return #stmts });
+                #wrapped
+            }
+        }
+        Shape::AsyncTrait => {
+            let Body::Parsed(block) = body else {
+                unreachable!("async-trait shape requires a parsed body")
+            };
+            let finish = gen_finish_closure(stream.as_ref());
+            let mut stmts = block.stmts.clone();
+            let Some((last, async_expr)) = async_trait_block(&mut stmts) else {
+                unreachable!("classified as async-trait")
+            };
+            let async_attrs = &async_expr.attrs;
+            let inner_block = &async_expr.block;
+            let pinned: Expr = syn::parse_quote! {
+                ::std::boxed::Box::pin(#(#async_attrs)* async move {
+                    #meta
+                    let __tl_span = #start;
+                    #lint_allows
+                    ::trace_llm::__private::instrument(
+                        __tl_span,
+                        async move #inner_block,
+                        #finish,
+                    )
+                    .await
+                })
+            };
+            *last = Stmt::Expr(pinned, None);
+            quote!(#(#stmts)*)
+        }
+    };
+
+    Ok(quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #new_body
+        }
+    })
+}
+
+// ---- shape -------------------------------------------------------------------------------
+
+fn classify(item: &MaybeItemFn) -> Shape {
+    if item.sig.asyncness.is_some() {
+        return Shape::Async;
+    }
+    let ReturnType::Type(_, ty) = &item.sig.output else {
+        return Shape::Sync;
+    };
+    match future_kind(ty) {
+        Some(FutureKind::Impl) => Shape::ReturnsFuture { boxed: false },
+        Some(FutureKind::Boxed) => {
+            let is_async_trait = match &item.body {
+                Body::Parsed(block) => {
+                    let mut stmts = block.stmts.clone();
+                    async_trait_block(&mut stmts).is_some()
+                }
+                Body::Raw(_) => false,
+            };
+            if is_async_trait {
+                Shape::AsyncTrait
+            } else {
+                Shape::ReturnsFuture { boxed: true }
+            }
+        }
+        None => Shape::Sync,
+    }
+}
+
+/// The last statement when it is `Box::pin(async move { .. })` (what `#[async_trait]`
+/// generates), with the async block.
+fn async_trait_block(stmts: &mut [Stmt]) -> Option<(&mut Stmt, ExprAsync)> {
+    let last = stmts.last_mut()?;
+    let Stmt::Expr(Expr::Call(ExprCall { func, args, .. }), None) = &*last else {
+        return None;
+    };
+    let Expr::Path(path) = &**func else {
+        return None;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if !segments.ends_with(&["Box".to_owned(), "pin".to_owned()]) || args.len() != 1 {
+        return None;
+    }
+    let Expr::Async(async_expr) = &args[0] else {
+        return None;
+    };
+    async_expr.capture?;
+    let async_expr = async_expr.clone();
+    Some((last, async_expr))
+}
+
+enum FutureKind {
+    Impl,
+    Boxed,
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        _ => None,
+    }
+}
+
+fn first_type_arg(segment: &syn::PathSegment) -> Option<&Type> {
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+/// Name of the first trait bound of `impl Trait` / `dyn Trait`, with the bound.
+fn first_trait_bound<'a>(
+    bounds: impl IntoIterator<Item = &'a TypeParamBound>,
+) -> Option<&'a syn::PathSegment> {
+    bounds.into_iter().find_map(|b| match b {
+        TypeParamBound::Trait(t) => t.path.segments.last(),
+        _ => None,
+    })
+}
+
+/// `Pin<Box<dyn Trait>>` / `Box<dyn Trait>`: the trait's last path segment.
+fn boxed_dyn_trait(ty: &Type) -> Option<(&syn::PathSegment, bool)> {
+    let seg = last_segment(ty)?;
+    let (inner, pinned) = if seg.ident == "Pin" {
+        let boxed = last_segment(first_type_arg(seg)?)?;
+        if boxed.ident != "Box" {
+            return None;
+        }
+        (first_type_arg(boxed)?, true)
+    } else if seg.ident == "Box" {
+        (first_type_arg(seg)?, false)
+    } else {
+        return None;
+    };
+    match inner {
+        Type::TraitObject(obj) => first_trait_bound(&obj.bounds).map(|b| (b, pinned)),
+        _ => None,
+    }
+}
+
+fn future_kind(ty: &Type) -> Option<FutureKind> {
+    if let Type::ImplTrait(imp) = ty {
+        return first_trait_bound(&imp.bounds)
+            .filter(|b| b.ident == "Future")
+            .map(|_| FutureKind::Impl);
+    }
+    if let Some((bound, true)) = boxed_dyn_trait(ty) {
+        if bound.ident == "Future" {
+            return Some(FutureKind::Boxed);
+        }
+    }
+    let seg = last_segment(ty)?;
+    (seg.ident == "BoxFuture" || seg.ident == "LocalBoxFuture").then_some(FutureKind::Boxed)
+}
+
+/// `Output = X` of a future type, or the value type of `BoxFuture<'a, X>`.
+fn future_output(ty: &Type) -> Option<Type> {
+    let bound_output = |seg: &syn::PathSegment| -> Option<Type> {
+        let PathArguments::AngleBracketed(args) = &seg.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|a| match a {
+            GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(assoc.ty.clone()),
+            _ => None,
+        })
+    };
+    if let Type::ImplTrait(imp) = ty {
+        return first_trait_bound(&imp.bounds).and_then(bound_output);
+    }
+    if let Some((bound, true)) = boxed_dyn_trait(ty) {
+        return bound_output(bound);
+    }
+    let seg = last_segment(ty)?;
+    first_type_arg(seg).cloned()
+}
+
+/// The type of the value the function (or the future it returns) produces.
+fn produced_type(sig: &Signature, shape: &Shape) -> Option<Type> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    match shape {
+        Shape::Sync | Shape::Async => Some((**ty).clone()),
+        Shape::ReturnsFuture { .. } | Shape::AsyncTrait => future_output(ty),
+    }
+}
+
+// ---- streams -----------------------------------------------------------------------------
+
+fn stream_wrap(ty: &Type) -> Option<Wrap> {
+    if let Type::ImplTrait(imp) = ty {
+        let bound = first_trait_bound(&imp.bounds)?;
+        return match bound.ident.to_string().as_str() {
+            "Stream" => Some(Wrap::ImplStream),
+            "Iterator" => Some(Wrap::ImplIter),
+            _ => None,
+        };
+    }
+    if let Some((bound, _)) = boxed_dyn_trait(ty) {
+        if bound.ident == "Stream" || bound.ident == "Iterator" {
+            return Some(Wrap::Boxed);
+        }
+    }
+    let seg = last_segment(ty)?;
+    (seg.ident == "BoxStream" || seg.ident == "LocalBoxStream").then_some(Wrap::Boxed)
+}
+
+fn result_ok(ty: &Type) -> Option<&Type> {
+    let seg = last_segment(ty)?;
+    if seg.ident != "Result" {
+        return None;
+    }
+    first_type_arg(seg)
+}
+
+fn stream_plan(
+    args: &Args,
+    sig: &Signature,
+    value_ty: Option<&Type>,
+) -> syn::Result<Option<StreamPlan>> {
+    let Some(ty) = value_ty else {
+        if let Some(span) = args.stream {
+            return Err(syn::Error::new(
+                span,
+                "`stream` needs a function that returns a stream or iterator \
+                 (or a `Result` of one)",
+            ));
+        }
+        return Ok(None);
+    };
+    let (in_result, candidate) = match result_ok(ty) {
+        Some(ok) => (true, ok),
+        None => (false, ty),
+    };
+    match (stream_wrap(candidate), args.stream) {
+        (Some(wrap), _) => Ok(Some(StreamPlan { in_result, wrap })),
+        (None, Some(_)) => Ok(Some(StreamPlan {
+            in_result,
+            wrap: Wrap::Boxed,
+        })),
+        (None, None) => {
+            let _ = sig;
+            Ok(None)
+        }
+    }
+}
+
+/// Wraps `value` so that `span` follows the stream: items are recorded as chunks.
+fn gen_wrap(wrap: Wrap, span: &proc_macro2::Ident, value: TokenStream) -> TokenStream {
+    let on_item = quote! {
+        |__tl_item, __tl_s: &mut ::trace_llm::__private::LiveSpan| {
+            ::trace_llm::__tl_record!(&mut *__tl_s, __tl_item, __tl_chunk)
+        }
+    };
+    match wrap {
+        Wrap::ImplStream => quote!(::trace_llm::__private::trace_stream(#value, #span, #on_item)),
+        Wrap::ImplIter => quote!(::trace_llm::__private::trace_iter(#value, #span, #on_item)),
+        Wrap::Boxed => quote!(::trace_llm::__private::Rewrap::__tl_rewrap(#value, #span, #on_item)),
+    }
+}
+
+/// Statements that record the returned value `ret` and end `span` (or hand the span to the
+/// returned stream), evaluating to the value to return.
+fn gen_finish_value(
+    stream: Option<&StreamPlan>,
+    span: &proc_macro2::Ident,
+    ret: &proc_macro2::Ident,
+) -> TokenStream {
+    match stream {
+        None => quote! {
+            ::trace_llm::__tl_finish!(#span, &#ret);
+            #ret
+        },
+        Some(StreamPlan {
+            in_result: false,
+            wrap,
+        }) => gen_wrap(*wrap, span, quote!(#ret)),
+        Some(StreamPlan {
+            in_result: true,
+            wrap,
+        }) => {
+            let wrapped = gen_wrap(*wrap, span, quote!(__tl_ok));
+            quote! {
+                match #ret {
+                    ::core::result::Result::Ok(__tl_ok) => ::core::result::Result::Ok(#wrapped),
+                    __tl_err => {
+                        ::trace_llm::__tl_finish!(#span, &__tl_err);
+                        __tl_err
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The closure that finishes an instrumented future.
+fn gen_finish_closure(stream: Option<&StreamPlan>) -> TokenStream {
+    let span = format_ident!("__tl_span");
+    let ret = format_ident!("__tl_ret");
+    let body = gen_finish_value(stream, &span, &ret);
+    quote! {
+        #[allow(unused_mut)]
+        |mut #span: ::trace_llm::__private::LiveSpan, #ret| { #body }
+    }
+}
+
+// ---- metadata and per-call values --------------------------------------------------------
+
+fn opt_str(value: Option<String>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn gen_meta(args: &Args, sig: &Signature, stream: bool) -> TokenStream {
+    let op = args.operation();
+    let fn_name = sig.ident.unraw().to_string();
+    let lit = |l: &Option<syn::LitStr>| l.as_ref().map(syn::LitStr::value);
+    let tool =
+        (op == Operation::ExecuteTool).then(|| lit(&args.tool).unwrap_or_else(|| fn_name.clone()));
+    let agent = matches!(op, Operation::InvokeAgent | Operation::CreateAgent)
+        .then(|| lit(&args.agent).unwrap_or_else(|| fn_name.clone()));
+    let workflow = (op == Operation::InvokeWorkflow)
+        .then(|| lit(&args.workflow).unwrap_or_else(|| fn_name.clone()));
+    let data_source = lit(&args.data_source);
+    let model_lit = match &args.model {
+        Some(ModelArg::Literal(l)) => Some(l.value()),
+        _ => None,
+    };
+    let dynamic_model = matches!(args.model, Some(ModelArg::Expr(_))) || args.request.is_some();
+
+    let op_name = op.semconv_name().unwrap_or_default();
+    let (name, name_from_model) = if let Some(name) = &args.name {
+        (name.value(), false)
+    } else {
+        match op {
+            _ if op.named_after_model() => match &model_lit {
+                Some(model) => (format!("{op_name} {model}"), false),
+                None => (op_name.to_owned(), dynamic_model),
+            },
+            Operation::ExecuteTool => (
+                format!("{op_name} {}", tool.clone().unwrap_or_default()),
+                false,
+            ),
+            Operation::InvokeAgent | Operation::CreateAgent => (
+                format!("{op_name} {}", agent.clone().unwrap_or_default()),
+                false,
+            ),
+            Operation::InvokeWorkflow => (
+                format!("{op_name} {}", workflow.clone().unwrap_or_default()),
+                false,
+            ),
+            Operation::Retrieval => match &data_source {
+                Some(ds) => (format!("{op_name} {ds}"), false),
+                None => (op_name.to_owned(), false),
+            },
+            _ => (fn_name.clone(), false),
+        }
+    };
+    let variant = format_ident!("{}", op.variant());
+    let provider = opt_str(lit(&args.provider));
+    let model = opt_str(model_lit);
+    let tool = opt_str(tool);
+    let agent = opt_str(agent);
+    let workflow = opt_str(workflow);
+    let data_source = opt_str(data_source);
+    quote! {
+        static __TL_META: ::trace_llm::__private::Meta = ::trace_llm::__private::Meta {
+            operation: ::trace_llm::__private::Operation::#variant,
+            name: #name,
+            name_from_model: #name_from_model,
+            function: ::core::concat!(::core::module_path!(), "::", #fn_name),
+            provider: #provider,
+            model: #model,
+            tool: #tool,
+            agent: #agent,
+            workflow: #workflow,
+            data_source: #data_source,
+            stream: #stream,
+        };
+    }
+}
+
+/// The closure that sets per-call values at span start. Expressions are evaluated by
+/// reference, never moving an argument.
+fn gen_init(args: &Args) -> TokenStream {
+    // Each call is spanned on the user's expression, so a type error points at it.
+    let mut stmts = Vec::new();
+    if let Some(ModelArg::Expr(expr)) = &args.model {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.model(&(#expr));));
+    }
+    if let Some(expr) = &args.request {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.request(&(#expr));));
+    }
+    if let Some(expr) = &args.tool_call_id {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.tool_call_id(&(#expr));));
+    }
+    for entry in &args.attributes {
+        let key = syn::LitStr::new(&entry.key.value, entry.key.span);
+        let value = &entry.value;
+        stmts.push(quote_spanned!(value.span()=> __tl_init.attribute(#key, &(#value));));
+    }
+    if stmts.is_empty() {
+        return quote!(|_: &mut ::trace_llm::__private::SpanInit<'_>| {});
+    }
+    quote! {
+        |__tl_init: &mut ::trace_llm::__private::SpanInit<'_>| { #(#stmts)* }
+    }
+}
+
+// ---- return-type inference ---------------------------------------------------------------
+
+/// An unreachable `return` of the declared type as the first statement of the body, so a
+/// closure or async block wrapping the body infers the declared return type (for `?` and
+/// untyped literals), as `tracing-attributes` and `async-trait` do.
+fn fake_return_edge(output: &ReturnType) -> TokenStream {
+    let ty: Type = match output {
+        ReturnType::Type(_, ty) => erase_impl_trait(ty),
+        ReturnType::Default => syn::parse_quote!(()),
+    };
+    quote! {
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let __tl_fake_return: #ty = loop {};
+            return __tl_fake_return;
+        }
+    }
+}
+
+/// Replaces every `impl Trait` with `_` so the type can be written in a `let`.
+fn erase_impl_trait(ty: &Type) -> Type {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_type_mut(&mut self, t: &mut Type) {
+            if let Type::ImplTrait(imp) = t {
+                *t = Type::Infer(syn::TypeInfer {
+                    underscore_token: Token![_](imp.span()),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, t);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Eraser.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The span to point at for errors about the function as a whole.
+pub(crate) fn fn_span(sig: &Signature) -> Span {
+    sig.ident.span()
+}
+
+impl ToTokens for Body {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.inner_tokens());
+    }
+}

@@ -1,0 +1,136 @@
+//! The per-thread "current frame": which span is the parent of new spans, where their token
+//! and cost totals roll up, and which request context they carry.
+//!
+//! Futures and streams own their frame and swap it into the thread-local for the duration of
+//! each poll (as `tokio::task_local!` does), then swap it back out: nothing leaks into the
+//! caller between polls, and no reference count is touched per poll.
+
+use std::cell::RefCell;
+use std::mem;
+use std::sync::Arc;
+
+use opentelemetry::trace::{SpanContext, TraceContextExt};
+
+use super::request::RequestData;
+use crate::span::tally::Tally;
+
+/// What new spans inherit from the code that starts them.
+#[derive(Default, Clone)]
+pub(crate) struct Frame {
+    /// The parent of spans started here: one of ours, or a remote / bridged parent.
+    pub(crate) span: Option<SpanContext>,
+    /// Totals of the current trace-llm span, shared with the children that add to it.
+    pub(crate) tally: Option<Arc<Tally>>,
+    /// The request context of the current scope.
+    pub(crate) request: Option<Arc<RequestData>>,
+}
+
+impl Frame {
+    pub(crate) const EMPTY: Frame = Frame {
+        span: None,
+        tally: None,
+        request: None,
+    };
+}
+
+thread_local! {
+    static CURRENT: RefCell<Frame> = const { RefCell::new(Frame::EMPTY) };
+}
+
+/// Exchanges `frame` with the thread's current frame.
+#[inline]
+pub(crate) fn swap(frame: &mut Frame) {
+    // During thread teardown the thread-local may be gone: then there is no current frame to
+    // exchange with, and the caller's frame simply stays where it is.
+    let _ = CURRENT.try_with(|cell| {
+        if let Ok(mut current) = cell.try_borrow_mut() {
+            mem::swap(&mut *current, frame);
+        }
+    });
+}
+
+/// Exchanges `request` with the current frame's request context, leaving the span alone.
+#[inline]
+pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
+    let _ = CURRENT.try_with(|cell| {
+        if let Ok(mut current) = cell.try_borrow_mut() {
+            mem::swap(&mut current.request, request);
+        }
+    });
+}
+
+/// Makes `frame` current until the guard drops (also during unwinding), then restores.
+pub(crate) struct Entered<'a> {
+    frame: &'a mut Frame,
+}
+
+impl<'a> Entered<'a> {
+    #[inline]
+    pub(crate) fn new(frame: &'a mut Frame) -> Self {
+        swap(frame);
+        Entered { frame }
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        swap(self.frame);
+    }
+}
+
+/// Reads the current frame.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|cell| cell.try_borrow().ok().map(|frame| f(&frame)))
+        .ok()
+        .flatten()
+}
+
+/// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads) or
+/// for a span starting now. The current span's tally is created here on first use, so
+/// leaf spans never allocate one and copies share it with the span.
+pub(crate) fn capture() -> Frame {
+    CURRENT
+        .try_with(|cell| {
+            let mut current = cell.try_borrow_mut().ok()?;
+            if current.span.is_some() && current.tally.is_none() {
+                current.tally = Some(Arc::new(Tally::default()));
+            }
+            Some(current.clone())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// What a span started now inherits: the current frame, with whatever OpenTelemetry span is
+/// current as the parent when no trace-llm span is.
+pub(crate) fn inherit() -> Frame {
+    let mut frame = capture();
+    if frame.span.is_none() {
+        frame.span = otel_current_parent();
+    }
+    frame
+}
+
+/// The span context of the current `opentelemetry::Context`, if it holds a valid one: an
+/// HTTP server span from other instrumentation, or a `tracing` span bridged by
+/// `tracing-opentelemetry` (see the `tracing` feature).
+fn otel_current_parent() -> Option<SpanContext> {
+    let from_otel = opentelemetry::Context::map_current(|cx| {
+        cx.has_active_span()
+            .then(|| cx.span().span_context().clone())
+            .filter(SpanContext::is_valid)
+    });
+    #[cfg(feature = "tracing")]
+    let from_otel = from_otel.or_else(crate::context::tracing_bridge::current_parent);
+    from_otel
+}
+
+/// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.
+pub(crate) fn in_frame<R>(frame: &mut Frame, f: impl FnOnce() -> R) -> R {
+    let _entered = Entered::new(frame);
+    f()
+}

@@ -1,0 +1,13 @@
+//! Request context that follows the work: the thread-local current frame, `RequestContext`
+//! scopes, and context-preserving `spawn` / `spawn_blocking`.
+
+pub(crate) mod frame;
+mod request;
+mod spawn;
+#[cfg(feature = "tracing")]
+pub(crate) mod tracing_bridge;
+
+pub use request::{
+    MAX_CONTEXT_ATTRIBUTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_VALUE_BYTES, RequestContext, Scoped,
+};
+pub use spawn::{spawn, spawn_blocking};

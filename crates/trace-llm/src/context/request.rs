@@ -1,0 +1,265 @@
+//! `RequestContext`: request-scoped values (prompt version, cohort, tenant, session, custom
+//! attributes) that every span started inside the scope carries, without being passed down.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use opentelemetry::{Key, KeyValue, Value};
+use pin_project_lite::pin_project;
+
+use super::frame;
+use crate::span::tally::Tally;
+use crate::span::truncate_utf8;
+
+/// Most custom attributes one request context carries; later ones are ignored.
+pub const MAX_CONTEXT_ATTRIBUTES: usize = 16;
+/// Longest string value (bytes) a request context keeps; longer ones are cut at a character
+/// boundary.
+pub const MAX_CONTEXT_VALUE_BYTES: usize = 256;
+/// Longest custom attribute key (bytes); longer keys are ignored.
+pub const MAX_CONTEXT_KEY_BYTES: usize = 128;
+
+/// Request-scoped values that every span started inside [`scope`](RequestContext::scope) or
+/// [`sync_scope`](RequestContext::sync_scope) carries:
+///
+/// | setter | span attribute |
+/// |---|---|
+/// | `prompt_version` | `trace_llm.prompt.version` |
+/// | `user_cohort` | `trace_llm.user.cohort` |
+/// | `tenant_id` | `trace_llm.tenant.id` |
+/// | `session_id` | `gen_ai.conversation.id` |
+/// | `attribute(key, value)` | `key`, as given |
+///
+/// The values live in the scope (task-local, never process-global), so concurrent requests
+/// never see each other's values. An inner scope inherits the outer values it does not set.
+/// Custom attributes are bounded: at most [`MAX_CONTEXT_ATTRIBUTES`], string values cut to
+/// [`MAX_CONTEXT_VALUE_BYTES`], keys longer than [`MAX_CONTEXT_KEY_BYTES`] ignored.
+///
+/// ```
+/// use trace_llm::RequestContext;
+///
+/// # async fn handle_request() {}
+/// # async fn demo() {
+/// RequestContext::new()
+///     .prompt_version("summarize_v3")
+///     .user_cohort("beta")
+///     .tenant_id("acme")
+///     .scope(handle_request())
+///     .await;
+/// # }
+/// let inner = RequestContext::new().tenant_id("acme").sync_scope(|| {
+///     RequestContext::new().user_cohort("beta").sync_scope(RequestContext::current)
+/// });
+/// let inner = inner.unwrap();
+/// assert_eq!(inner.get_tenant_id(), Some("acme")); // inherited from the outer scope
+/// assert_eq!(inner.get_user_cohort(), Some("beta"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestContext {
+    prompt_version: Option<Arc<str>>,
+    user_cohort: Option<Arc<str>>,
+    tenant_id: Option<Arc<str>>,
+    session_id: Option<Arc<str>>,
+    attributes: Vec<KeyValue>,
+}
+
+/// What spans read from the current scope: the merged context and the request's totals.
+#[derive(Debug)]
+pub(crate) struct RequestData {
+    pub(crate) values: RequestContext,
+    pub(crate) totals: Arc<Tally>,
+}
+
+fn bounded(value: String) -> Arc<str> {
+    Arc::from(truncate_utf8(&value, MAX_CONTEXT_VALUE_BYTES))
+}
+
+fn bounded_value(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.as_str().len() > MAX_CONTEXT_VALUE_BYTES => Value::String(
+            truncate_utf8(s.as_str(), MAX_CONTEXT_VALUE_BYTES)
+                .to_owned()
+                .into(),
+        ),
+        other => other,
+    }
+}
+
+impl RequestContext {
+    /// An empty context: inside a scope, it inherits every value of the outer scope.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The prompt version (`trace_llm.prompt.version`), e.g. `"summarize_v3"`.
+    pub fn prompt_version(mut self, version: impl Into<String>) -> Self {
+        self.prompt_version = Some(bounded(version.into()));
+        self
+    }
+
+    /// The user cohort or experiment arm (`trace_llm.user.cohort`), e.g. `"beta"`.
+    pub fn user_cohort(mut self, cohort: impl Into<String>) -> Self {
+        self.user_cohort = Some(bounded(cohort.into()));
+        self
+    }
+
+    /// The tenant (`trace_llm.tenant.id`).
+    pub fn tenant_id(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant_id = Some(bounded(tenant.into()));
+        self
+    }
+
+    /// The session or conversation (`gen_ai.conversation.id`).
+    pub fn session_id(mut self, session: impl Into<String>) -> Self {
+        self.session_id = Some(bounded(session.into()));
+        self
+    }
+
+    /// A custom attribute set on every span under `key` as given (bounded: see the type's
+    /// docs). Setting a key twice keeps the last value.
+    ///
+    /// ```
+    /// let ctx = trace_llm::RequestContext::new().attribute("app.region", "eu-west-1");
+    /// assert_eq!(ctx.attributes().len(), 1);
+    /// ```
+    pub fn attribute(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
+        let key = key.into();
+        if key.is_empty() || key.len() > MAX_CONTEXT_KEY_BYTES {
+            return self;
+        }
+        let kv = KeyValue::new(Key::new(key), bounded_value(value.into()));
+        if let Some(existing) = self.attributes.iter_mut().find(|a| a.key == kv.key) {
+            *existing = kv;
+        } else if self.attributes.len() < MAX_CONTEXT_ATTRIBUTES {
+            self.attributes.push(kv);
+        }
+        self
+    }
+
+    /// The prompt version, if set.
+    pub fn get_prompt_version(&self) -> Option<&str> {
+        self.prompt_version.as_deref()
+    }
+
+    /// The user cohort, if set.
+    pub fn get_user_cohort(&self) -> Option<&str> {
+        self.user_cohort.as_deref()
+    }
+
+    /// The tenant, if set.
+    pub fn get_tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
+    }
+
+    /// The session (conversation) id, if set.
+    pub fn get_session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The custom attributes.
+    pub fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+
+    /// The context of the current scope, with inherited values merged in, or `None`
+    /// outside any scope.
+    pub fn current() -> Option<RequestContext> {
+        frame::with_current(|f| f.request.as_ref().map(|r| r.values.clone())).flatten()
+    }
+
+    /// Runs `future` with this context current on every poll; spans started inside carry
+    /// its values. Values the context does not set are inherited from the scope the future
+    /// is first polled in.
+    pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
+        Scoped {
+            future,
+            pending: Some(self),
+            request: None,
+        }
+    }
+
+    /// Runs `f` with this context current.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        let mut request = Some(self.resolve());
+        let _entered = EnteredRequest::new(&mut request);
+        f()
+    }
+
+    /// Merges this context over the current scope's: what this one leaves unset is
+    /// inherited; the request totals are shared with the outer scope.
+    fn resolve(self) -> Arc<RequestData> {
+        let outer = frame::with_current(|f| f.request.clone()).flatten();
+        Arc::new(match outer {
+            None => RequestData {
+                values: self,
+                totals: Arc::default(),
+            },
+            Some(outer) => {
+                let o = &outer.values;
+                let mut attributes = o.attributes.clone();
+                for kv in self.attributes {
+                    if let Some(existing) = attributes.iter_mut().find(|a| a.key == kv.key) {
+                        *existing = kv;
+                    } else if attributes.len() < MAX_CONTEXT_ATTRIBUTES {
+                        attributes.push(kv);
+                    }
+                }
+                RequestData {
+                    values: RequestContext {
+                        prompt_version: self.prompt_version.or_else(|| o.prompt_version.clone()),
+                        user_cohort: self.user_cohort.or_else(|| o.user_cohort.clone()),
+                        tenant_id: self.tenant_id.or_else(|| o.tenant_id.clone()),
+                        session_id: self.session_id.or_else(|| o.session_id.clone()),
+                        attributes,
+                    },
+                    totals: outer.totals.clone(),
+                }
+            }
+        })
+    }
+}
+
+/// Makes a request context current until dropped.
+struct EnteredRequest<'a> {
+    slot: &'a mut Option<Arc<RequestData>>,
+}
+
+impl<'a> EnteredRequest<'a> {
+    fn new(slot: &'a mut Option<Arc<RequestData>>) -> Self {
+        frame::swap_request(slot);
+        EnteredRequest { slot }
+    }
+}
+
+impl Drop for EnteredRequest<'_> {
+    fn drop(&mut self) {
+        frame::swap_request(self.slot);
+    }
+}
+
+pin_project! {
+    /// A future running inside a [`RequestContext`] scope; see [`RequestContext::scope`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        #[pin]
+        future: F,
+        pending: Option<RequestContext>,
+        request: Option<Arc<RequestData>>,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let Some(ctx) = this.pending.take() {
+            *this.request = Some(ctx.resolve());
+        }
+        let _entered = EnteredRequest::new(this.request);
+        this.future.poll(cx)
+    }
+}

@@ -1,0 +1,114 @@
+//! Lifecycle adapters for futures: the span is current on every poll (and only during it),
+//! ends when the future completes, and ends as cancelled when the future is dropped first.
+
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::context::frame::{self, Frame};
+use crate::span::LiveSpan;
+
+pin_project! {
+    /// A future whose span is current while it is polled. Built by `#[trace_llm]` on async
+    /// functions and by the manual API's `instrument`.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<Fut, F> {
+        #[pin]
+        future: Fut,
+        span: LiveSpan,
+        finish: Option<F>,
+    }
+}
+
+/// Wraps `future` so that `span` is current on every poll; on completion `finish` gets the
+/// span and the output (to record it, end the span, or hand the span on to a stream).
+#[doc(hidden)]
+pub fn instrument<Fut, F, O>(span: LiveSpan, future: Fut, finish: F) -> Instrumented<Fut, F>
+where
+    Fut: Future,
+    F: FnOnce(LiveSpan, Fut::Output) -> O,
+{
+    Instrumented {
+        future,
+        span,
+        finish: Some(finish),
+    }
+}
+
+impl<Fut, F, O> Future for Instrumented<Fut, F>
+where
+    Fut: Future,
+    F: FnOnce(LiveSpan, Fut::Output) -> O,
+{
+    type Output = O;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        let this = self.project();
+        let mut future = this.future;
+        let polled = this.span.call(|| future.as_mut().poll(cx));
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(output) => {
+                let span = mem::replace(this.span, LiveSpan::OFF);
+                match this.finish.take() {
+                    Some(finish) => Poll::Ready(finish(span, output)),
+                    // The inner future completed twice: polling after completion is a bug of
+                    // the caller, reported as std's own futures do.
+                    None => panic!("`Instrumented` future polled after completion"),
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// A future that runs with the span and request context that were current when it was
+    /// created; see [`FutureExt::in_current_context`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        #[pin]
+        future: F,
+        frame: Frame,
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let mut future = this.future;
+        frame::in_frame(this.frame, || future.as_mut().poll(cx))
+    }
+}
+
+/// Carries the current span and [`RequestContext`](crate::RequestContext) into futures that
+/// run elsewhere.
+///
+/// A plain `tokio::spawn` inside a traced function starts from an empty context: its spans
+/// become new traces without the request's values. Wrap the future (or use
+/// [`trace_llm::spawn`](crate::spawn)):
+///
+/// ```
+/// use trace_llm::FutureExt;
+///
+/// # async fn work() {}
+/// # async fn demo() {
+/// let handle = tokio::spawn(work().in_current_context());
+/// # handle.await.unwrap();
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Runs this future with the span and request context current now.
+    fn in_current_context(self) -> WithContext<Self> {
+        WithContext {
+            future: self,
+            frame: frame::capture(),
+        }
+    }
+}
+
+impl<F: Future> FutureExt for F {}

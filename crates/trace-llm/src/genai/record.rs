@@ -1,0 +1,378 @@
+//! Recorders: the only way extraction code writes to a span. They own the semconv keys and
+//! the content opt-in.
+
+use opentelemetry::{KeyValue, StringValue, Value};
+
+use crate::semconv as sc;
+use crate::span::SpanState;
+
+/// Token counts of one call, as the conventions define them: `input_tokens` includes cached
+/// input tokens; the cache and reasoning counts are the parts the provider broke out.
+///
+/// ```
+/// use trace_llm::Usage;
+/// let usage = Usage::new(1200, 300).cache_read(1000).reasoning(120);
+/// assert_eq!(usage.input_tokens, Some(1200));
+/// assert_eq!(usage.cache_read_input_tokens, Some(1000));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// All input tokens, cached ones included (`gen_ai.usage.input_tokens`).
+    pub input_tokens: Option<i64>,
+    /// Output tokens (`gen_ai.usage.output_tokens`).
+    pub output_tokens: Option<i64>,
+    /// Input tokens read from the provider's cache.
+    pub cache_read_input_tokens: Option<i64>,
+    /// Input tokens written to the provider's cache.
+    pub cache_creation_input_tokens: Option<i64>,
+    /// Output tokens spent on reasoning.
+    pub reasoning_output_tokens: Option<i64>,
+}
+
+impl Usage {
+    /// Input and output token counts.
+    pub fn new(input_tokens: i64, output_tokens: i64) -> Self {
+        Usage {
+            input_tokens: Some(input_tokens),
+            output_tokens: Some(output_tokens),
+            ..Usage::default()
+        }
+    }
+
+    /// Only an input count (embeddings, or the first event of a stream).
+    pub fn input(input_tokens: i64) -> Self {
+        Usage {
+            input_tokens: Some(input_tokens),
+            ..Usage::default()
+        }
+    }
+
+    /// Only an output count (a later event of a stream).
+    pub fn output(output_tokens: i64) -> Self {
+        Usage {
+            output_tokens: Some(output_tokens),
+            ..Usage::default()
+        }
+    }
+
+    /// Input tokens served from the provider's cache.
+    pub fn cache_read(mut self, tokens: i64) -> Self {
+        self.cache_read_input_tokens = Some(tokens);
+        self
+    }
+
+    /// Input tokens written to the provider's cache.
+    pub fn cache_creation(mut self, tokens: i64) -> Self {
+        self.cache_creation_input_tokens = Some(tokens);
+        self
+    }
+
+    /// Output tokens spent on reasoning.
+    pub fn reasoning(mut self, tokens: i64) -> Self {
+        self.reasoning_output_tokens = Some(tokens);
+        self
+    }
+
+    /// Field by field, the values `newer` has replace these.
+    pub(crate) fn merge(&mut self, newer: Usage) {
+        fn take(slot: &mut Option<i64>, newer: Option<i64>) {
+            if newer.is_some() {
+                *slot = newer;
+            }
+        }
+        take(&mut self.input_tokens, newer.input_tokens);
+        take(&mut self.output_tokens, newer.output_tokens);
+        take(
+            &mut self.cache_read_input_tokens,
+            newer.cache_read_input_tokens,
+        );
+        take(
+            &mut self.cache_creation_input_tokens,
+            newer.cache_creation_input_tokens,
+        );
+        take(
+            &mut self.reasoning_output_tokens,
+            newer.reasoning_output_tokens,
+        );
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// What a traced stream or iterator saw.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StreamStats {
+    pub(crate) chunks: u64,
+    pub(crate) time_to_first_chunk: Option<f64>,
+}
+
+/// Response-side values, gathered from a response or from chunks and turned into
+/// attributes once, when the span ends (so chunks can update them freely).
+#[derive(Debug, Default)]
+pub(crate) struct ResponseData {
+    pub(crate) id: Option<String>,
+    pub(crate) model: Option<String>,
+    /// One slot per choice index; a choice without a reason yet is `None`.
+    pub(crate) finish_reasons: Vec<Option<String>>,
+    pub(crate) usage: Usage,
+    pub(crate) dimension_count: Option<i64>,
+    pub(crate) documents: Option<(i64, Option<f64>)>,
+    pub(crate) stream: Option<StreamStats>,
+    /// Provider-specific response attributes (`openai.response.service_tier`, ...).
+    pub(crate) extra: Vec<KeyValue>,
+}
+
+impl ResponseData {
+    /// Appends the response attributes to `attributes`.
+    pub(crate) fn write_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        if let Some(id) = &self.id {
+            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id.clone()));
+        }
+        if let Some(model) = &self.model {
+            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_MODEL, model.clone()));
+        }
+        if !self.finish_reasons.is_empty() {
+            let reasons: Vec<StringValue> = self
+                .finish_reasons
+                .iter()
+                .map(|r| StringValue::from(r.clone().unwrap_or_default()))
+                .collect();
+            attributes.push(KeyValue::new(
+                sc::GEN_AI_RESPONSE_FINISH_REASONS,
+                Value::Array(reasons.into()),
+            ));
+        }
+        let u = &self.usage;
+        for (key, value) in [
+            (sc::GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
+            (sc::GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
+            (
+                sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                u.cache_read_input_tokens,
+            ),
+            (
+                sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                u.cache_creation_input_tokens,
+            ),
+            (
+                sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                u.reasoning_output_tokens,
+            ),
+        ] {
+            if let Some(v) = value {
+                attributes.push(KeyValue::new(key, v));
+            }
+        }
+        if let Some(n) = self.dimension_count {
+            attributes.push(KeyValue::new(sc::GEN_AI_EMBEDDINGS_DIMENSION_COUNT, n));
+        }
+        if let Some((count, top)) = self.documents {
+            attributes.push(KeyValue::new(sc::TRACE_LLM_RETRIEVAL_DOCUMENTS, count));
+            if let Some(top) = top {
+                attributes.push(KeyValue::new(sc::TRACE_LLM_RETRIEVAL_TOP_SCORE, top));
+            }
+        }
+        if let Some(stream) = &self.stream {
+            attributes.push(KeyValue::new(
+                sc::TRACE_LLM_STREAM_CHUNKS,
+                stream.chunks as i64,
+            ));
+            if let Some(ttfc) = stream.time_to_first_chunk {
+                attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc));
+            }
+        }
+        attributes.extend(self.extra.iter().cloned());
+    }
+
+    /// Finish reasons that mean the output was cut by a length limit.
+    pub(crate) fn truncated_by_length(&self) -> bool {
+        self.finish_reasons
+            .iter()
+            .flatten()
+            .any(|r| r == "length" || r == "max_tokens" || r == "max_output_tokens")
+    }
+}
+
+/// Records a request's settings on the span; handed to
+/// [`GenAiRequest::record_request`](crate::GenAiRequest::record_request).
+pub struct RequestRecorder<'a> {
+    pub(crate) state: &'a mut SpanState,
+}
+
+impl RequestRecorder<'_> {
+    /// `gen_ai.request.model` (ignored when the model was already given).
+    pub fn model(&mut self, model: &str) {
+        self.state.set_request_model(model);
+    }
+
+    /// `gen_ai.request.temperature`.
+    pub fn temperature(&mut self, value: f64) {
+        self.state.push_attr(sc::GEN_AI_REQUEST_TEMPERATURE, value);
+    }
+
+    /// `gen_ai.request.max_tokens`.
+    pub fn max_tokens(&mut self, value: i64) {
+        self.state.push_attr(sc::GEN_AI_REQUEST_MAX_TOKENS, value);
+    }
+
+    /// `gen_ai.request.top_p`.
+    pub fn top_p(&mut self, value: f64) {
+        self.state.push_attr(sc::GEN_AI_REQUEST_TOP_P, value);
+    }
+
+    /// `gen_ai.request.top_k`: sampling top-k, or the number of documents a retrieval asks
+    /// for.
+    pub fn top_k(&mut self, value: f64) {
+        self.state.push_attr(sc::GEN_AI_REQUEST_TOP_K, value);
+    }
+
+    /// `gen_ai.request.frequency_penalty`.
+    pub fn frequency_penalty(&mut self, value: f64) {
+        self.state
+            .push_attr(sc::GEN_AI_REQUEST_FREQUENCY_PENALTY, value);
+    }
+
+    /// `gen_ai.request.presence_penalty`.
+    pub fn presence_penalty(&mut self, value: f64) {
+        self.state
+            .push_attr(sc::GEN_AI_REQUEST_PRESENCE_PENALTY, value);
+    }
+
+    /// `gen_ai.request.stop_sequences` (string array).
+    pub fn stop_sequences<I, S>(&mut self, sequences: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Vec<StringValue> = sequences
+            .into_iter()
+            .map(|s| StringValue::from(s.into()))
+            .collect();
+        self.state.push_attr(
+            sc::GEN_AI_REQUEST_STOP_SEQUENCES,
+            Value::Array(values.into()),
+        );
+    }
+
+    /// `gen_ai.request.seed`.
+    pub fn seed(&mut self, value: i64) {
+        self.state.push_attr(sc::GEN_AI_REQUEST_SEED, value);
+    }
+
+    /// `gen_ai.request.stream`.
+    pub fn stream(&mut self, value: bool) {
+        self.state.set_stream_flag(value);
+    }
+
+    /// `gen_ai.request.choice.count`, recorded only when it is not 1 (as the conventions ask).
+    pub fn choice_count(&mut self, n: i64) {
+        if n != 1 {
+            self.state.push_attr(sc::GEN_AI_REQUEST_CHOICE_COUNT, n);
+        }
+    }
+
+    /// `gen_ai.request.encoding_formats` (string array).
+    pub fn encoding_formats<I, S>(&mut self, formats: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Vec<StringValue> = formats
+            .into_iter()
+            .map(|s| StringValue::from(s.into()))
+            .collect();
+        self.state.push_attr(
+            sc::GEN_AI_REQUEST_ENCODING_FORMATS,
+            Value::Array(values.into()),
+        );
+    }
+
+    /// `gen_ai.output.type`: `text`, `json`, `image` or `speech`.
+    pub fn output_type(&mut self, output_type: &str) {
+        self.state
+            .push_attr(sc::GEN_AI_OUTPUT_TYPE, output_type.to_owned());
+    }
+
+    /// `server.address` and `server.port` of the model endpoint.
+    pub fn server(&mut self, address: &str, port: Option<u16>) {
+        self.state.push_attr(sc::SERVER_ADDRESS, address.to_owned());
+        if let Some(port) = port {
+            self.state.push_attr(sc::SERVER_PORT, i64::from(port));
+        }
+    }
+
+    /// `gen_ai.conversation.id`, when the request itself names its conversation.
+    pub fn conversation_id(&mut self, id: &str) {
+        self.state.set_conversation_id(id);
+    }
+
+    /// Whether the user opted in to content capture. Content setters are no-ops when off,
+    /// so checking first only saves building the value.
+    pub fn capture_content(&self) -> bool {
+        self.state.capture_content()
+    }
+}
+
+/// Records a response or a stream chunk on the span; handed to
+/// [`GenAiResponse::record_response`](crate::GenAiResponse::record_response) and
+/// [`GenAiChunk::record_chunk`](crate::GenAiChunk::record_chunk).
+pub struct ResponseRecorder<'a> {
+    pub(crate) state: &'a mut SpanState,
+}
+
+impl ResponseRecorder<'_> {
+    /// `gen_ai.response.id` (the first one seen is kept).
+    pub fn id(&mut self, id: &str) {
+        let data = &mut self.state.response;
+        if data.id.is_none() && !id.is_empty() {
+            data.id = Some(id.to_owned());
+        }
+    }
+
+    /// `gen_ai.response.model` (the first one seen is kept).
+    pub fn model(&mut self, model: &str) {
+        let data = &mut self.state.response;
+        if data.model.is_none() && !model.is_empty() {
+            data.model = Some(model.to_owned());
+        }
+    }
+
+    /// The provider's finish reason of choice `choice_index`; the span gets one entry of
+    /// `gen_ai.response.finish_reasons` per choice.
+    pub fn finish_reason(&mut self, choice_index: usize, reason: &str) {
+        // Bound the vector: a hostile index must not allocate gigabytes.
+        const MAX_CHOICES: usize = 128;
+        if choice_index >= MAX_CHOICES {
+            return;
+        }
+        let reasons = &mut self.state.response.finish_reasons;
+        if reasons.len() <= choice_index {
+            reasons.resize(choice_index + 1, None);
+        }
+        reasons[choice_index] = Some(reason.to_owned());
+    }
+
+    /// Token usage; fields set here replace earlier values (streams report running totals).
+    pub fn usage(&mut self, usage: Usage) {
+        self.state.response.usage.merge(usage);
+    }
+
+    /// `gen_ai.embeddings.dimension.count`.
+    pub fn embeddings_dimension_count(&mut self, n: i64) {
+        self.state.response.dimension_count = Some(n);
+    }
+
+    /// Number of documents a retrieval returned and the best score among them
+    /// (`trace_llm.retrieval.documents`, `trace_llm.retrieval.top_score`).
+    pub fn retrieved_documents(&mut self, count: i64, top_score: Option<f64>) {
+        self.state.response.documents = Some((count, top_score));
+    }
+
+    /// Whether the user opted in to content capture.
+    pub fn capture_content(&self) -> bool {
+        self.state.capture_content()
+    }
+}

@@ -1,0 +1,376 @@
+//! `TracingConfig`: the by-value builder behind `init_tracing()`. Every setting left unset
+//! in code is read from its `OTEL_*` variable at `init()`, then defaulted.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanExporter;
+
+use super::console::ConsoleExporter;
+use super::env;
+use super::exporter::{DynExporter, NoopExporter};
+use super::guard::TracingGuard;
+use super::otlp::{OtlpSettings, Protocol};
+use super::pipeline::{self, ExporterFactory, Limits, Pipeline, Redactor, Settings};
+use super::sampler::{Root, Sampler};
+use crate::diag;
+use crate::error::Error;
+use crate::semconv as sc;
+
+/// Default most spans the queue holds before it drops (see the README for the memory bound).
+pub const DEFAULT_QUEUE_SIZE: usize = 131_072;
+/// Default most spans per export call.
+pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Default per-attribute size limit of captured content, in bytes.
+pub const DEFAULT_CONTENT_MAX_BYTES: usize = 16 * 1024;
+
+enum ExporterChoice {
+    Otlp,
+    Console,
+    None,
+    Custom(Box<dyn DynExporter>),
+}
+
+/// Configuration of the tracing pipeline; [`init`](TracingConfig::init) starts it.
+///
+/// Settings made in code win over the `OTEL_*` environment variables, which win over the
+/// defaults. [`TracingConfig::default`] and [`TracingConfig::from_env`] are the same
+/// starting point: nothing set in code, everything else from the environment.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use trace_llm::{Protocol, TracingConfig};
+///
+/// let _guard = TracingConfig::default()
+///     .service_name("support-bot")
+///     .environment("production")
+///     .otlp_endpoint("http://collector:4317")
+///     .protocol(Protocol::Grpc)
+///     .timeout(Duration::from_secs(5))
+///     .sample_ratio(0.25)
+///     .init()?;
+/// # Ok::<(), trace_llm::Error>(())
+/// ```
+#[derive(Default)]
+#[must_use = "nothing happens until `init()` is called"]
+pub struct TracingConfig {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    otlp_endpoint: Option<String>,
+    protocol: Option<Protocol>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    sample_ratio: Option<f64>,
+    batch_queue_size: Option<usize>,
+    capture_content: Option<bool>,
+    content_max_bytes: Option<usize>,
+    redact: Option<Redactor>,
+    exporter: Option<ExporterChoice>,
+    shutdown_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for TracingConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracingConfig")
+            .field("service_name", &self.service_name)
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("protocol", &self.protocol)
+            .field("sample_ratio", &self.sample_ratio)
+            .field("capture_content", &self.capture_content)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TracingConfig {
+    /// Same as [`TracingConfig::default`]: everything not set in code comes from the
+    /// environment when [`init`](Self::init) runs.
+    pub fn from_env() -> Self {
+        Self::default()
+    }
+
+    /// `service.name` (else `OTEL_SERVICE_NAME`, else `unknown_service`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// `deployment.environment.name` (`production`, `staging`, ...).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Base URL of the OTLP receiver, like `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` is
+    /// appended for HTTP. Selects the OTLP exporter.
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(url.into());
+        self
+    }
+
+    /// OTLP over gRPC or HTTP/protobuf (else `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`, else
+    /// HTTP/protobuf).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// Headers sent with every export (API keys, `Authorization`), added to those of
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`.
+    pub fn headers<I, K, V>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.headers
+            .extend(headers.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Timeout of one export attempt (else `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`, else 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Keep this fraction of traces (parent-based: children follow their parent's
+    /// decision). Else `OTEL_TRACES_SAMPLER[_ARG]`, else everything.
+    pub fn sample_ratio(mut self, ratio: f64) -> Self {
+        self.sample_ratio = Some(ratio);
+        self
+    }
+
+    /// Most ended spans waiting for export; beyond it spans are dropped and counted (else
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, else [`DEFAULT_QUEUE_SIZE`]).
+    pub fn batch_queue_size(mut self, spans: usize) -> Self {
+        self.batch_queue_size = Some(spans);
+        self
+    }
+
+    /// Record prompts, completions, tool arguments and results (else
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, else off).
+    pub fn capture_content(mut self, capture: bool) -> Self {
+        self.capture_content = Some(capture);
+        self
+    }
+
+    /// Size limit of each captured content attribute, in bytes (default
+    /// [`DEFAULT_CONTENT_MAX_BYTES`]).
+    pub fn content_max_bytes(mut self, bytes: usize) -> Self {
+        self.content_max_bytes = Some(bytes);
+        self
+    }
+
+    /// A hook that sees every captured content value, with its attribute key, before it is
+    /// set on a span; what it returns is recorded.
+    ///
+    /// ```
+    /// let config = trace_llm::TracingConfig::default()
+    ///     .capture_content(true)
+    ///     .redact(|_key, value| value.replace("4111-1111-1111-1111", "[card]"));
+    /// ```
+    pub fn redact(mut self, hook: impl Fn(&str, String) -> String + Send + Sync + 'static) -> Self {
+        self.redact = Some(Arc::new(hook));
+        self
+    }
+
+    /// Print each trace as a tree on stdout instead of exporting over OTLP.
+    pub fn console(mut self) -> Self {
+        self.exporter = Some(ExporterChoice::Console);
+        self
+    }
+
+    /// Export to any OpenTelemetry SDK span exporter (an in-memory exporter in tests, a
+    /// custom backend).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// let exporter = InMemorySpanExporter::default();
+    /// let guard = trace_llm::TracingConfig::default()
+    ///     .with_span_exporter(exporter.clone())
+    ///     .init()?;
+    /// guard.force_flush()?;
+    /// assert!(exporter.get_finished_spans().unwrap().is_empty());
+    /// # Ok::<(), trace_llm::Error>(())
+    /// ```
+    pub fn with_span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.exporter = Some(ExporterChoice::Custom(Box::new(exporter)));
+        self
+    }
+
+    /// Longest that [`TracingGuard::shutdown`] and dropping the guard wait for the last
+    /// export (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Starts the pipeline. Fails if another one is running, or on a setting made in code
+    /// that cannot work; a bad environment variable is a warning and the default.
+    pub fn init(self) -> Result<TracingGuard, Error> {
+        if env::bool_var("OTEL_SDK_DISABLED") == Some(true) {
+            return Ok(TracingGuard::disabled());
+        }
+        let exporter = match self.exporter {
+            Some(choice) => choice,
+            None if self.otlp_endpoint.is_some() => ExporterChoice::Otlp,
+            None => exporter_from_env(),
+        };
+        let export_on_root_end = matches!(exporter, ExporterChoice::Console);
+        let factory: ExporterFactory = match exporter {
+            ExporterChoice::Otlp => {
+                let settings = OtlpSettings::resolve(
+                    self.protocol,
+                    self.otlp_endpoint.as_deref(),
+                    self.headers,
+                    self.timeout,
+                )?;
+                Box::new(move || super::otlp::build(settings))
+            }
+            ExporterChoice::Console => Box::new(|| Ok(Box::new(ConsoleExporter::stdout()) as _)),
+            ExporterChoice::None => Box::new(|| Ok(Box::new(NoopExporter) as _)),
+            ExporterChoice::Custom(exporter) => Box::new(move || Ok(exporter)),
+        };
+        let resource = build_resource(self.service_name, self.service_version, self.environment);
+        let sampler = match self.sample_ratio {
+            Some(r) if (0.0..=1.0).contains(&r) => Sampler::ratio(r),
+            Some(r) => {
+                return Err(Error::InvalidConfig(format!(
+                    "sample_ratio must be between 0 and 1, got {r}"
+                )));
+            }
+            None => sampler_from_env(),
+        };
+        let max_queue = self
+            .batch_queue_size
+            .or_else(|| env::usize_var("OTEL_BSP_MAX_QUEUE_SIZE"))
+            .unwrap_or(DEFAULT_QUEUE_SIZE)
+            .max(1);
+        let limits = Limits {
+            max_queue,
+            max_batch: env::usize_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+                .unwrap_or(DEFAULT_BATCH_SIZE)
+                .min(max_queue),
+            schedule_delay: env::millis_var("OTEL_BSP_SCHEDULE_DELAY")
+                .unwrap_or(Duration::from_secs(5)),
+            export_budget: env::millis_var("OTEL_BSP_EXPORT_TIMEOUT")
+                .unwrap_or(Duration::from_secs(30)),
+        };
+        let capture_content = self
+            .capture_content
+            .or_else(|| env::bool_var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
+            .unwrap_or(false);
+        let settings = Settings {
+            scope: InstrumentationScope::builder(sc::SCOPE_NAME)
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .with_schema_url(sc::SCHEMA_URL)
+                .build(),
+            sampler,
+            capture_content,
+            content_max_bytes: self.content_max_bytes.unwrap_or(DEFAULT_CONTENT_MAX_BYTES),
+            redact: self.redact,
+            keep_unsampled: false,
+            export_on_root_end,
+        };
+        let pipeline: &'static Pipeline = Box::leak(Box::new(Pipeline::new(settings, limits)));
+        let with_resource: ExporterFactory = Box::new(move || {
+            let mut exporter = factory()?;
+            exporter.set_resource(&resource);
+            Ok(exporter)
+        });
+        pipeline::spawn_worker(pipeline, with_resource)?;
+        let shutdown_timeout = self.shutdown_timeout.unwrap_or(Duration::from_secs(5));
+        if let Err(e) = pipeline::install(pipeline) {
+            // Stop the worker we just started; its pipeline never received a span.
+            let _ = pipeline.shutdown(shutdown_timeout);
+            return Err(e);
+        }
+        Ok(TracingGuard::new(pipeline, shutdown_timeout))
+    }
+}
+
+fn exporter_from_env() -> ExporterChoice {
+    let Some(value) = env::var("OTEL_TRACES_EXPORTER") else {
+        return ExporterChoice::Otlp;
+    };
+    let first = value
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if value.contains(',') {
+        diag::warn(format_args!(
+            "OTEL_TRACES_EXPORTER={value:?}: only one exporter is supported; using {first:?}"
+        ));
+    }
+    match first.as_str() {
+        "otlp" => ExporterChoice::Otlp,
+        "console" | "stdout" | "logging" => ExporterChoice::Console,
+        "none" => ExporterChoice::None,
+        _ => {
+            diag::warn(format_args!(
+                "OTEL_TRACES_EXPORTER={value:?} is not supported (otlp, console, none); using otlp"
+            ));
+            ExporterChoice::Otlp
+        }
+    }
+}
+
+fn sampler_from_env() -> Sampler {
+    let Some(name) = env::var("OTEL_TRACES_SAMPLER") else {
+        return Sampler::default();
+    };
+    let arg = || env::ratio_var("OTEL_TRACES_SAMPLER_ARG").unwrap_or(1.0);
+    let (root, parent_based) = match name.to_ascii_lowercase().as_str() {
+        "always_on" => (Root::AlwaysOn, false),
+        "always_off" => (Root::AlwaysOff, false),
+        "traceidratio" => (Root::Ratio(arg()), false),
+        "parentbased_always_on" => (Root::AlwaysOn, true),
+        "parentbased_always_off" => (Root::AlwaysOff, true),
+        "parentbased_traceidratio" => (Root::Ratio(arg()), true),
+        _ => {
+            diag::warn(format_args!(
+                "OTEL_TRACES_SAMPLER={name:?} is not supported; using parentbased_always_on"
+            ));
+            (Root::AlwaysOn, true)
+        }
+    };
+    Sampler { root, parent_based }
+}
+
+/// The SDK's detectors (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `telemetry.sdk.*`),
+/// then what was set in code, which wins.
+fn build_resource(
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+) -> Resource {
+    let mut builder = Resource::builder();
+    // OTEL_SERVICE_NAME beats a service.name inside OTEL_RESOURCE_ATTRIBUTES (spec).
+    if let Some(name) = service_name.or_else(|| env::var("OTEL_SERVICE_NAME")) {
+        builder = builder.with_service_name(name);
+    }
+    let mut attributes = vec![
+        KeyValue::new(sc::TELEMETRY_DISTRO_NAME, sc::SCOPE_NAME),
+        KeyValue::new(sc::TELEMETRY_DISTRO_VERSION, env!("CARGO_PKG_VERSION")),
+    ];
+    if let Some(version) = service_version {
+        attributes.push(KeyValue::new(sc::SERVICE_VERSION, version));
+    }
+    if let Some(environment) = environment {
+        attributes.push(KeyValue::new(sc::DEPLOYMENT_ENVIRONMENT_NAME, environment));
+    }
+    builder.with_attributes(attributes).build()
+}

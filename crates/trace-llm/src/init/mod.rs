@@ -1,0 +1,35 @@
+//! `TracingConfig` / `init_tracing` / `TracingGuard`: resource, sampler, the batching span
+//! pipeline, and the OTLP, console and custom exporters.
+
+mod config;
+mod console;
+mod env;
+mod exporter;
+mod guard;
+mod otlp;
+pub(crate) mod pipeline;
+mod sampler;
+
+pub use config::{
+    DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, TracingConfig,
+};
+pub use guard::{Stats, TracingGuard};
+pub use otlp::Protocol;
+
+/// Starts tracing with everything from the environment: OTLP export configured by
+/// `OTEL_EXPORTER_OTLP_*`, sampling by `OTEL_TRACES_SAMPLER`, and so on. Same as
+/// `TracingConfig::from_env().init()`.
+///
+/// Keep the guard alive: dropping it flushes and stops the pipeline.
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> Result<(), trace_llm::Error> {
+///     let _guard = trace_llm::init_tracing()?;
+///     // ... traced work ...
+///     Ok(())
+/// }
+/// ```
+pub fn init_tracing() -> Result<TracingGuard, crate::Error> {
+    TracingConfig::from_env().init()
+}

@@ -1,0 +1,231 @@
+//! OTLP exporter settings: resolved here from code and `OTEL_EXPORTER_OTLP_*` (code first,
+//! then the traces-specific variable, then the generic one), then handed to
+//! `opentelemetry-otlp`, which does the encoding and the transport.
+
+use std::time::Duration;
+
+use super::env;
+use crate::diag;
+use crate::error::Error;
+
+/// The OTLP transport.
+///
+/// ```
+/// let config = trace_llm::TracingConfig::default().protocol(trace_llm::Protocol::Grpc);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP over gRPC (default port 4317).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (default port 4318); the spec's default.
+    HttpProtobuf,
+}
+
+impl Protocol {
+    fn default_endpoint(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf => "http://localhost:4318/v1/traces",
+        }
+    }
+
+    /// The full traces URL for a base endpoint like `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    fn traces_url(self, base: &str) -> String {
+        match self {
+            Protocol::Grpc => base.to_owned(),
+            Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+        }
+    }
+}
+
+/// Everything the OTLP exporter needs, after precedence was applied.
+#[derive(Clone, Debug)]
+pub(crate) struct OtlpSettings {
+    pub(crate) protocol: Protocol,
+    pub(crate) endpoint: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+}
+
+fn valid_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid endpoint {url:?}: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(()),
+        _ => Err(format!(
+            "invalid endpoint {url:?}: expected an http:// or https:// URL with a host"
+        )),
+    }
+}
+
+fn protocol_from_env() -> Option<Protocol> {
+    let (name, value) = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .into_iter()
+    .find_map(|name| env::var(name).map(|v| (name, v)))?;
+    match value.as_str() {
+        "grpc" => Some(Protocol::Grpc),
+        "http/protobuf" => Some(Protocol::HttpProtobuf),
+        other => {
+            diag::warn(format_args!(
+                "{name}={other:?} is not supported (use grpc or http/protobuf); using http/protobuf"
+            ));
+            Some(Protocol::HttpProtobuf)
+        }
+    }
+}
+
+/// A protocol this build can speak: a code setting for a protocol whose feature is off is an
+/// error, an env setting is a warning and the other protocol.
+fn available(protocol: Protocol, from_code: bool) -> Result<Protocol, Error> {
+    let compiled = match protocol {
+        Protocol::Grpc => cfg!(feature = "grpc"),
+        Protocol::HttpProtobuf => cfg!(feature = "http"),
+    };
+    if compiled {
+        return Ok(protocol);
+    }
+    let feature = match protocol {
+        Protocol::Grpc => "grpc",
+        Protocol::HttpProtobuf => "http",
+    };
+    let other = match protocol {
+        Protocol::Grpc => Protocol::HttpProtobuf,
+        Protocol::HttpProtobuf => Protocol::Grpc,
+    };
+    let other_compiled = match other {
+        Protocol::Grpc => cfg!(feature = "grpc"),
+        Protocol::HttpProtobuf => cfg!(feature = "http"),
+    };
+    if from_code || !other_compiled {
+        return Err(Error::InvalidConfig(format!(
+            "OTLP protocol {protocol:?} needs the `{feature}` feature of trace-llm"
+        )));
+    }
+    diag::warn(format_args!(
+        "OTLP protocol {protocol:?} needs the `{feature}` feature; using {other:?}"
+    ));
+    Ok(other)
+}
+
+impl OtlpSettings {
+    pub(crate) fn resolve(
+        code_protocol: Option<Protocol>,
+        code_endpoint: Option<&str>,
+        headers: Vec<(String, String)>,
+        code_timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
+        let protocol = match code_protocol {
+            Some(p) => available(p, true)?,
+            None => available(protocol_from_env().unwrap_or(Protocol::HttpProtobuf), false)?,
+        };
+        let endpoint = match code_endpoint {
+            Some(base) => {
+                let url = protocol.traces_url(base);
+                valid_url(&url).map_err(Error::InvalidConfig)?;
+                url
+            }
+            None => endpoint_from_env(protocol),
+        };
+        let timeout = code_timeout
+            .or_else(|| env::millis_var("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"))
+            .or_else(|| env::millis_var("OTEL_EXPORTER_OTLP_TIMEOUT"))
+            .unwrap_or(Duration::from_secs(10));
+        for (key, value) in &headers {
+            http::HeaderName::try_from(key.as_str())
+                .map_err(|e| Error::InvalidConfig(format!("header name {key:?}: {e}")))?;
+            http::HeaderValue::try_from(value.as_str())
+                .map_err(|e| Error::InvalidConfig(format!("header {key:?} value: {e}")))?;
+        }
+        Ok(OtlpSettings {
+            protocol,
+            endpoint,
+            headers,
+            timeout,
+        })
+    }
+}
+
+fn endpoint_from_env(protocol: Protocol) -> String {
+    let candidates = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", false),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", true),
+    ];
+    for (name, is_base) in candidates {
+        if let Some(value) = env::var(name) {
+            let url = if is_base {
+                protocol.traces_url(&value)
+            } else {
+                value.clone()
+            };
+            match valid_url(&url) {
+                Ok(()) => return url,
+                Err(e) => diag::warn(format_args!("{name}: {e}; ignoring it")),
+            }
+        }
+    }
+    protocol.default_endpoint().to_owned()
+}
+
+/// Retries with backoff inside one export call; the pipeline's export budget bounds the
+/// whole call.
+fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
+    opentelemetry_otlp::RetryPolicy::recommended()
+        .with_max_retries(2)
+        .with_max_delay(Duration::from_secs(1))
+}
+
+/// Builds the exporter; called on the export thread, inside its Tokio runtime.
+pub(crate) fn build(
+    settings: OtlpSettings,
+) -> Result<Box<dyn super::exporter::DynExporter>, Error> {
+    let invalid = |e: opentelemetry_otlp::ExporterBuildError| Error::InvalidConfig(e.to_string());
+    match settings.protocol {
+        #[cfg(feature = "grpc")]
+        Protocol::Grpc => {
+            use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+            let mut headers = http::HeaderMap::new();
+            for (key, value) in &settings.headers {
+                if let (Ok(k), Ok(v)) = (
+                    http::HeaderName::try_from(key.as_str()),
+                    http::HeaderValue::try_from(value.as_str()),
+                ) {
+                    headers.append(k, v);
+                }
+            }
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.endpoint)
+                .with_timeout(settings.timeout)
+                .with_metadata(
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+                )
+                .with_retry_policy(retry_policy())
+                .build()
+                .map_err(invalid)?;
+            Ok(Box::new(exporter))
+        }
+        #[cfg(feature = "http")]
+        Protocol::HttpProtobuf => {
+            use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(settings.endpoint)
+                .with_timeout(settings.timeout)
+                .with_headers(settings.headers.into_iter().collect())
+                .with_retry_policy(retry_policy())
+                .build()
+                .map_err(invalid)?;
+            Ok(Box::new(exporter))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(Error::InvalidConfig(format!(
+            "OTLP protocol {other:?} is not compiled in"
+        ))),
+    }
+}

@@ -1,0 +1,395 @@
+//! The span pipeline: a bounded queue that ended spans go into without blocking, and one
+//! export thread with its own single-threaded Tokio runtime that drains it in batches.
+//!
+//! Unlike the SDK batch processor it exports as soon as a batch is full, counts what it drops,
+//! and never needs the application's runtime (so `init` works inside, outside, or on a
+//! current-thread runtime, and shutdown cannot deadlock on the caller's executor).
+
+use std::mem;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::exporter::DynExporter;
+use super::sampler::Sampler;
+use crate::diag;
+use crate::error::Error;
+
+/// Set while a pipeline accepts spans: the one relaxed load the generated code does first.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The running pipeline. Pipelines are leaked on purpose: a span that started under one
+/// may end after it was replaced, and must still find valid memory (it then counts as
+/// dropped). One small struct per `init` call is the price.
+static CURRENT: AtomicPtr<Pipeline> = AtomicPtr::new(ptr::null_mut());
+
+#[inline(always)]
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn current() -> Option<&'static Pipeline> {
+    let p = CURRENT.load(Ordering::Acquire);
+    // SAFETY: CURRENT only ever holds null or a pointer from `Box::leak`, never freed.
+    unsafe { p.as_ref() }
+}
+
+/// Makes `pipeline` the one spans go to, unless another is running.
+pub(crate) fn install(pipeline: &'static Pipeline) -> Result<(), Error> {
+    let new = ptr::from_ref(pipeline).cast_mut();
+    let previous = CURRENT.load(Ordering::Acquire);
+    // SAFETY: as in `current`.
+    if let Some(previous) = unsafe { previous.as_ref() } {
+        if !previous.is_shut_down() {
+            return Err(Error::AlreadyInitialized);
+        }
+    }
+    CURRENT
+        .compare_exchange(previous, new, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| Error::AlreadyInitialized)?;
+    ENABLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// A content redaction hook: sees every content value (with its attribute key) before it is
+/// set on a span.
+pub(crate) type Redactor = std::sync::Arc<dyn Fn(&str, String) -> String + Send + Sync>;
+
+/// Settings that spans read while they record.
+pub(crate) struct Settings {
+    pub(crate) scope: InstrumentationScope,
+    pub(crate) sampler: Sampler,
+    pub(crate) capture_content: bool,
+    #[allow(dead_code)] // read by content capture
+    pub(crate) content_max_bytes: usize,
+    #[allow(dead_code)] // read by content capture
+    pub(crate) redact: Option<Redactor>,
+    /// Keep state for unsampled spans too (metrics need their durations and usage).
+    pub(crate) keep_unsampled: bool,
+    /// Wake the exporter as soon as a root span ends (console output appears at once).
+    pub(crate) export_on_root_end: bool,
+}
+
+/// Batching limits (`OTEL_BSP_*`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_queue: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) schedule_delay: Duration,
+    /// Upper bound of one `export` call, retries included.
+    pub(crate) export_budget: Duration,
+}
+
+#[derive(Default)]
+struct Queue {
+    spans: Vec<SpanData>,
+    flush_requested: u64,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+struct Progress {
+    flushed: u64,
+    flush_error: Option<String>,
+    exited: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) started: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) export_errors: AtomicU64,
+}
+
+pub(crate) struct Pipeline {
+    pub(crate) settings: Settings,
+    pub(crate) counters: Counters,
+    limits: Limits,
+    queue: Mutex<Queue>,
+    work: Condvar,
+    progress: Mutex<Progress>,
+    progress_changed: Condvar,
+    warned_full: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (plain pushes and
+    // swaps), so a poisoned lock is still usable: telemetry must not start panicking.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pipeline {
+    pub(crate) fn new(settings: Settings, limits: Limits) -> Self {
+        Pipeline {
+            settings,
+            counters: Counters::default(),
+            limits,
+            queue: Mutex::new(Queue {
+                spans: Vec::with_capacity(limits.max_batch.min(limits.max_queue)),
+                ..Queue::default()
+            }),
+            work: Condvar::new(),
+            progress: Mutex::new(Progress::default()),
+            progress_changed: Condvar::new(),
+            warned_full: AtomicBool::new(false),
+        }
+    }
+
+    fn is_shut_down(&self) -> bool {
+        lock(&self.queue).shutdown
+    }
+
+    /// Hands an ended span to the exporter without blocking on it: drops (and counts) it
+    /// when the queue is full or the pipeline is shut down.
+    pub(crate) fn submit(&self, span: SpanData) {
+        let is_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
+            || span.parent_span_is_remote;
+        let mut queue = lock(&self.queue);
+        if queue.shutdown {
+            drop(queue);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if queue.spans.len() >= self.limits.max_queue {
+            drop(queue);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if !self.warned_full.swap(true, Ordering::Relaxed) {
+                diag::warn(format_args!(
+                    "span queue full ({} spans): dropping spans until the exporter catches up; \
+                     TracingGuard::stats() counts them",
+                    self.limits.max_queue
+                ));
+            }
+            return;
+        }
+        queue.spans.push(span);
+        let wake = queue.spans.len() == self.limits.max_batch
+            || (is_root && self.settings.export_on_root_end);
+        drop(queue);
+        if wake {
+            self.work.notify_one();
+        }
+    }
+
+    /// Exports everything queued now; waits until done or `timeout`.
+    pub(crate) fn force_flush(&self, timeout: Duration) -> Result<(), Error> {
+        let target = {
+            let mut queue = lock(&self.queue);
+            if queue.shutdown {
+                return Err(Error::ShutDown);
+            }
+            queue.flush_requested += 1;
+            queue.flush_requested
+        };
+        self.work.notify_one();
+        let deadline = Instant::now() + timeout;
+        let mut progress = lock(&self.progress);
+        while progress.flushed < target && !progress.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            progress = self
+                .progress_changed
+                .wait_timeout(progress, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        match progress.flush_error.take() {
+            Some(err) => Err(Error::Exporter(err)),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops accepting spans, exports what is queued, shuts the exporter down; waits until
+    /// done or `timeout`. Only the first call does anything.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
+        {
+            let mut queue = lock(&self.queue);
+            if queue.shutdown {
+                return Err(Error::ShutDown);
+            }
+            queue.shutdown = true;
+        }
+        if current().is_some_and(|p| ptr::eq(p, self)) {
+            ENABLED.store(false, Ordering::Release);
+        }
+        self.work.notify_one();
+        let deadline = Instant::now() + timeout;
+        let mut progress = lock(&self.progress);
+        while !progress.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            progress = self
+                .progress_changed
+                .wait_timeout(progress, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        match progress.flush_error.take() {
+            Some(err) => Err(Error::Exporter(err)),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay.
+    fn next_batch(
+        &self,
+        spare: &mut Vec<SpanData>,
+        handled_flush: u64,
+    ) -> (Vec<SpanData>, u64, bool) {
+        let deadline = Instant::now() + self.limits.schedule_delay;
+        let mut queue = lock(&self.queue);
+        loop {
+            if queue.shutdown
+                || queue.flush_requested > handled_flush
+                || queue.spans.len() >= self.limits.max_batch
+            {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            queue = self
+                .work
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        mem::swap(&mut queue.spans, spare);
+        (mem::take(spare), queue.flush_requested, queue.shutdown)
+    }
+
+    /// The export thread's loop.
+    fn run(&'static self, exporter: Box<dyn DynExporter>, runtime: tokio::runtime::Runtime) {
+        let mut spare = Vec::with_capacity(self.limits.max_batch);
+        let mut handled_flush = 0;
+        let mut failing = false;
+        loop {
+            let (mut spans, flush_target, shutdown) = self.next_batch(&mut spare, handled_flush);
+            let mut last_error = None;
+            while !spans.is_empty() {
+                // Drain rather than move: the queue's vector keeps its capacity across rounds,
+                // so producers do not regrow it after every batch.
+                let n = spans.len().min(self.limits.max_batch);
+                let batch: Vec<SpanData> = spans.drain(..n).collect();
+                let count = batch.len() as u64;
+                let result = runtime.block_on(async {
+                    tokio::time::timeout(self.limits.export_budget, exporter.export(batch)).await
+                });
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!(
+                        "export did not finish within {:?}",
+                        self.limits.export_budget
+                    )),
+                };
+                match error {
+                    None => {
+                        self.counters.exported.fetch_add(count, Ordering::Relaxed);
+                        if failing {
+                            failing = false;
+                            diag::warn(format_args!("span export recovered"));
+                        }
+                    }
+                    Some(e) => {
+                        self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                        self.counters.dropped.fetch_add(count, Ordering::Relaxed);
+                        if !failing {
+                            failing = true;
+                            diag::warn(format_args!(
+                                "span export failed, dropping {count} spans: {e} \
+                                 (further failures are counted in TracingGuard::stats() \
+                                 until an export succeeds)"
+                            ));
+                        }
+                        last_error = Some(e);
+                    }
+                }
+            }
+            spare = spans;
+            if flush_target > handled_flush || shutdown {
+                if let Err(e) = exporter.force_flush() {
+                    last_error.get_or_insert(e.to_string());
+                }
+                if shutdown {
+                    if let Err(e) = exporter.shutdown(self.limits.export_budget) {
+                        // An exporter that has nothing to shut down is not a failure.
+                        let text = e.to_string();
+                        if !text.contains("already") {
+                            last_error.get_or_insert(text);
+                        }
+                    }
+                }
+                handled_flush = flush_target;
+                let mut progress = lock(&self.progress);
+                progress.flushed = flush_target;
+                progress.flush_error = last_error;
+                progress.exited = shutdown;
+                drop(progress);
+                self.progress_changed.notify_all();
+            }
+            if shutdown {
+                return;
+            }
+        }
+    }
+}
+
+/// Builds the exporter inside the export thread's runtime (the gRPC exporter needs a Tokio
+/// reactor at build time) and starts the loop.
+pub(crate) type ExporterFactory =
+    Box<dyn FnOnce() -> Result<Box<dyn DynExporter>, Error> + Send + 'static>;
+
+pub(crate) fn spawn_worker(
+    pipeline: &'static Pipeline,
+    factory: ExporterFactory,
+) -> Result<(), Error> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
+    let spawned = thread::Builder::new()
+        .name("trace-llm-export".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Error::Exporter(format!(
+                        "cannot start the export runtime: {e}"
+                    ))));
+                    return;
+                }
+            };
+            let exporter = {
+                let _entered = runtime.enter();
+                factory()
+            };
+            match exporter {
+                Ok(exporter) => {
+                    let _ = ready_tx.send(Ok(()));
+                    pipeline.run(exporter, runtime);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        return Err(Error::Exporter(format!(
+            "cannot start the export thread: {e}"
+        )));
+    }
+    ready_rx
+        .recv()
+        .unwrap_or_else(|_| Err(Error::Exporter("the export thread exited early".into())))
+}

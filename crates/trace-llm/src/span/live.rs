@@ -1,0 +1,307 @@
+//! `LiveSpan`: the handle generated code holds from span start to span end.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::mem;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use opentelemetry::trace::{TraceFlags, TraceState};
+use opentelemetry::{Key, trace::SpanContext};
+
+use super::Operation;
+use super::ids::{new_span_id, new_trace_id};
+use super::state::SpanState;
+use super::value::{AttributeValue, StrValue};
+use crate::context::frame::{self, Entered, Frame};
+use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
+use crate::init::pipeline;
+use crate::semconv as sc;
+
+/// What a decorated function's attribute says, fixed at compile time. One `static` per
+/// decorated function; generated code only.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Meta {
+    pub operation: Operation,
+    /// The whole span name, or the operation prefix when `name_from_model`.
+    pub name: &'static str,
+    /// The name is `"{name} {model}"` with the model known only at run time.
+    pub name_from_model: bool,
+    /// `code.function.name`.
+    pub function: &'static str,
+    pub provider: Option<&'static str>,
+    pub model: Option<&'static str>,
+    pub tool: Option<&'static str>,
+    pub agent: Option<&'static str>,
+    pub workflow: Option<&'static str>,
+    pub data_source: Option<&'static str>,
+    pub stream: bool,
+}
+
+enum Inner {
+    /// Tracing is off, or the span already ended.
+    Off,
+    /// Not sampled and nothing needs its data: only the ids, so children and propagation see
+    /// a consistent (unsampled) trace.
+    Unsampled(Frame),
+    Recording(Box<SpanState>),
+}
+
+/// A started span: ends exactly once, through [`end`](LiveSpan::end) or, when dropped
+/// unfinished, as cancelled (or panicked, when dropped during unwinding).
+#[doc(hidden)]
+pub struct LiveSpan {
+    inner: Inner,
+}
+
+impl LiveSpan {
+    /// A span that records nothing.
+    pub const OFF: LiveSpan = LiveSpan { inner: Inner::Off };
+
+    /// Whether there is state to record into (sampled, or kept for totals and metrics).
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        matches!(self.inner, Inner::Recording(_))
+    }
+
+    pub(crate) fn state_mut(&mut self) -> Option<&mut SpanState> {
+        match &mut self.inner {
+            Inner::Recording(state) => Some(state),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` with this span current. A panic in `f` is recorded, ends the span, and
+    /// continues unwinding.
+    #[inline]
+    pub fn call<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        match &mut self.inner {
+            Inner::Off => f(),
+            Inner::Unsampled(frame) => frame::in_frame(frame, f),
+            Inner::Recording(state) => {
+                let result = {
+                    let _entered = Entered::new(&mut state.frame);
+                    catch_unwind(AssertUnwindSafe(f))
+                };
+                match result {
+                    Ok(value) => value,
+                    Err(payload) => {
+                        self.end_with_panic(Some(&*payload));
+                        resume_unwind(payload)
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_with_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
+        if let Inner::Recording(mut state) = mem::replace(&mut self.inner, Inner::Off) {
+            state.record_panic(payload);
+            state.finish();
+        }
+    }
+
+    /// Ends the span now. Later calls do nothing.
+    pub fn end(&mut self) {
+        if let Inner::Recording(state) = mem::replace(&mut self.inner, Inner::Off) {
+            state.finish();
+        }
+    }
+
+    /// Records a response (usage, model, finish reasons, ...).
+    pub fn record_response<T: GenAiResponse + ?Sized>(&mut self, response: &T) {
+        if let Some(state) = self.state_mut() {
+            response.record_response(&mut ResponseRecorder { state });
+        }
+    }
+
+    /// Records one stream chunk.
+    pub fn record_chunk<T: GenAiChunk + ?Sized>(&mut self, chunk: &T) {
+        if let Some(state) = self.state_mut() {
+            chunk.record_chunk(&mut ResponseRecorder { state });
+        }
+    }
+
+    /// Records an error: status Error, `error.type`, an `exception` event.
+    pub fn record_error_parts(
+        &mut self,
+        error_type: Cow<'static, str>,
+        exception_type: &'static str,
+        message: Option<String>,
+    ) {
+        if let Some(state) = self.state_mut() {
+            state.record_error(error_type, exception_type, message);
+        }
+    }
+}
+
+impl Drop for LiveSpan {
+    fn drop(&mut self) {
+        if let Inner::Recording(mut state) = mem::replace(&mut self.inner, Inner::Off) {
+            if std::thread::panicking() {
+                state.record_panic(None);
+            } else {
+                state.record_cancelled();
+            }
+            state.finish();
+        }
+    }
+}
+
+/// Sets the per-call values of a starting span (`model = expr`, `request = expr`, ...);
+/// generated code only.
+#[doc(hidden)]
+pub struct SpanInit<'a> {
+    state: &'a mut SpanState,
+}
+
+impl SpanInit<'_> {
+    pub fn model<V: StrValue + ?Sized>(&mut self, model: &V) {
+        if let Some(model) = model.str_value() {
+            self.state.set_request_model(model);
+        }
+    }
+
+    pub fn request<R: GenAiRequest + ?Sized>(&mut self, request: &R) {
+        if let Some(model) = request.model() {
+            self.state.set_request_model(model);
+        }
+        request.record_request(&mut RequestRecorder { state: self.state });
+    }
+
+    pub fn tool_call_id<V: StrValue + ?Sized>(&mut self, id: &V) {
+        if let Some(id) = id.str_value() {
+            self.state.push_attr(sc::GEN_AI_TOOL_CALL_ID, id.to_owned());
+        }
+    }
+
+    pub fn attribute<V: AttributeValue + ?Sized>(&mut self, key: &'static str, value: &V) {
+        if let Some(value) = value.to_attribute_value() {
+            self.state.set_user_attr(Key::from_static_str(key), value);
+        }
+    }
+}
+
+/// Starts the span of a decorated function: one relaxed load and a return when tracing is
+/// off; otherwise ids, parent, sampling, then the attributes.
+#[inline]
+pub(crate) fn start<F>(meta: &'static Meta, init: F) -> LiveSpan
+where
+    F: FnOnce(&mut SpanInit<'_>),
+{
+    if !pipeline::enabled() {
+        return LiveSpan::OFF;
+    }
+    start_enabled(meta, init)
+}
+
+fn start_enabled<F>(meta: &'static Meta, init: F) -> LiveSpan
+where
+    F: FnOnce(&mut SpanInit<'_>),
+{
+    let Some(pipeline) = pipeline::current() else {
+        return LiveSpan::OFF;
+    };
+    let inherited = frame::inherit();
+    let parent = inherited.span.as_ref();
+    let trace_id = parent.map_or_else(new_trace_id, SpanContext::trace_id);
+    let sampled = pipeline.settings.sampler.should_sample(parent, trace_id);
+    let trace_state = parent.map_or(TraceState::NONE, |p| p.trace_state().clone());
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let span_context = SpanContext::new(trace_id, new_span_id(), flags, false, trace_state);
+    if !sampled && !pipeline.settings.keep_unsampled && inherited.request.is_none() {
+        return LiveSpan {
+            inner: Inner::Unsampled(Frame {
+                span: Some(span_context),
+                tally: None,
+                request: inherited.request,
+            }),
+        };
+    }
+    let parent = parent.cloned();
+    let mut state = Box::new(SpanState::new(
+        pipeline,
+        sampled,
+        meta.operation,
+        span_context,
+        parent.as_ref(),
+        inherited,
+    ));
+    apply_meta(&mut state, meta);
+    init(&mut SpanInit { state: &mut state });
+    apply_request_context(&mut state);
+    state.name = span_name(meta, state.request_model.as_deref());
+    if sampled {
+        pipeline
+            .counters
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    LiveSpan {
+        inner: Inner::Recording(state),
+    }
+}
+
+/// The sampling-relevant attributes, set first (as the conventions ask).
+fn apply_meta(state: &mut SpanState, meta: &'static Meta) {
+    if let Some(op) = meta.operation.as_str() {
+        state.push_attr(sc::GEN_AI_OPERATION_NAME, op);
+    }
+    if let Some(provider) = meta.provider {
+        state.provider = Some(provider);
+        state.push_attr(sc::GEN_AI_PROVIDER_NAME, provider);
+    }
+    if let Some(model) = meta.model {
+        state.set_request_model(model);
+    }
+    if let Some(tool) = meta.tool {
+        state.push_attr(sc::GEN_AI_TOOL_NAME, tool);
+        state.push_attr(sc::GEN_AI_TOOL_TYPE, "function");
+    }
+    if let Some(agent) = meta.agent {
+        state.push_attr(sc::GEN_AI_AGENT_NAME, agent);
+    }
+    if let Some(workflow) = meta.workflow {
+        state.push_attr(sc::GEN_AI_WORKFLOW_NAME, workflow);
+    }
+    if let Some(data_source) = meta.data_source {
+        state.push_attr(sc::GEN_AI_DATA_SOURCE_ID, data_source);
+    }
+    if meta.stream && meta.operation.is_inference() {
+        state.set_stream_flag(true);
+    }
+    state.push_attr(sc::CODE_FUNCTION_NAME, meta.function);
+}
+
+fn apply_request_context(state: &mut SpanState) {
+    let Some(request) = state.frame.request.clone() else {
+        return;
+    };
+    let values = &request.values;
+    for (key, value) in [
+        (sc::TRACE_LLM_PROMPT_VERSION, values.get_prompt_version()),
+        (sc::TRACE_LLM_USER_COHORT, values.get_user_cohort()),
+        (sc::TRACE_LLM_TENANT_ID, values.get_tenant_id()),
+    ] {
+        if let Some(value) = value {
+            state.push_attr(key, value.to_owned());
+        }
+    }
+    if let Some(session) = values.get_session_id() {
+        state.set_conversation_id(session);
+    }
+    for kv in values.attributes() {
+        state.set_user_attr(kv.key.clone(), kv.value.clone());
+    }
+}
+
+fn span_name(meta: &'static Meta, model: Option<&str>) -> Cow<'static, str> {
+    match model {
+        Some(model) if meta.name_from_model => Cow::Owned(format!("{} {model}", meta.name)),
+        _ => Cow::Borrowed(meta.name),
+    }
+}

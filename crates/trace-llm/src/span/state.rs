@@ -1,0 +1,293 @@
+//! The state of one recording span, and how it becomes an exported `SpanData`.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+use super::tally::{Subtotal, Tally};
+use super::{Operation, truncate_utf8};
+use crate::context::frame::Frame;
+use crate::genai::ResponseData;
+use crate::init::pipeline::Pipeline;
+use crate::semconv as sc;
+
+/// Most attributes a span takes from users (macro `attributes(...)`, request-context
+/// attributes, manual `set_attribute`), so they cannot crowd out the GenAI attributes.
+pub const MAX_USER_ATTRIBUTES: usize = 32;
+/// Most events a span keeps.
+pub const MAX_EVENTS: usize = 128;
+/// Longest exception message (bytes) kept on an exception event.
+pub const MAX_EXCEPTION_MESSAGE_BYTES: usize = 1024;
+
+pub(crate) struct SpanState {
+    pub(crate) pipeline: &'static Pipeline,
+    /// Exported when the span ends; unsampled states exist only to feed totals and metrics.
+    pub(crate) sampled: bool,
+    pub(crate) operation: Operation,
+    pub(crate) kind: SpanKind,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+    pub(crate) start: SystemTime,
+    pub(crate) attributes: Vec<KeyValue>,
+    user_attributes: usize,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    status: Status,
+    pub(crate) error_type: Option<Cow<'static, str>>,
+    pub(crate) provider: Option<&'static str>,
+    pub(crate) request_model: Option<String>,
+    conversation_id_set: bool,
+    stream_flag_set: bool,
+    pub(crate) response: ResponseData,
+    /// This span as the current frame of its body: span context, its own tally (created when
+    /// a child first needs it), the request context.
+    pub(crate) frame: Frame,
+    /// Where this span's subtotal goes when it ends.
+    pub(crate) parent_tally: Option<Arc<Tally>>,
+}
+
+impl SpanState {
+    pub(crate) fn new(
+        pipeline: &'static Pipeline,
+        sampled: bool,
+        operation: Operation,
+        span_context: SpanContext,
+        parent: Option<&SpanContext>,
+        inherited: Frame,
+    ) -> Self {
+        let Frame {
+            tally: parent_tally,
+            request,
+            ..
+        } = inherited;
+        SpanState {
+            pipeline,
+            sampled,
+            operation,
+            kind: operation.span_kind(),
+            name: Cow::Borrowed(""),
+            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_is_remote: parent.is_some_and(SpanContext::is_remote),
+            start: SystemTime::now(),
+            attributes: Vec::with_capacity(16),
+            user_attributes: 0,
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            status: Status::Unset,
+            error_type: None,
+            provider: None,
+            request_model: None,
+            conversation_id_set: false,
+            stream_flag_set: false,
+            response: ResponseData::default(),
+            frame: Frame {
+                span: Some(span_context),
+                tally: None,
+                request,
+            },
+            parent_tally,
+        }
+    }
+
+    pub(crate) fn capture_content(&self) -> bool {
+        self.pipeline.settings.capture_content
+    }
+
+    /// Appends an attribute this crate owns (semconv or `trace_llm.*` key).
+    pub(crate) fn push_attr(&mut self, key: &'static str, value: impl Into<Value>) {
+        self.attributes.push(KeyValue::new(key, value));
+    }
+
+    pub(crate) fn set_request_model(&mut self, model: &str) {
+        if self.request_model.is_none() && !model.is_empty() {
+            self.request_model = Some(model.to_owned());
+            self.push_attr(sc::GEN_AI_REQUEST_MODEL, model.to_owned());
+        }
+    }
+
+    pub(crate) fn set_conversation_id(&mut self, id: &str) {
+        if !self.conversation_id_set && !id.is_empty() {
+            self.conversation_id_set = true;
+            self.push_attr(sc::GEN_AI_CONVERSATION_ID, id.to_owned());
+        }
+    }
+
+    pub(crate) fn set_stream_flag(&mut self, stream: bool) {
+        if !self.stream_flag_set {
+            self.stream_flag_set = true;
+            self.push_attr(sc::GEN_AI_REQUEST_STREAM, stream);
+        }
+    }
+
+    /// Sets a user-chosen attribute: replaces an earlier value of the same key; beyond
+    /// [`MAX_USER_ATTRIBUTES`] the attribute is dropped and counted.
+    pub(crate) fn set_user_attr(&mut self, key: Key, value: Value) {
+        if let Some(existing) = self.attributes.iter_mut().find(|kv| kv.key == key) {
+            existing.value = value;
+            return;
+        }
+        if self.user_attributes >= MAX_USER_ATTRIBUTES {
+            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            return;
+        }
+        self.user_attributes += 1;
+        self.attributes.push(KeyValue::new(key, value));
+    }
+
+    pub(crate) fn add_event(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.events.len() >= MAX_EVENTS {
+            self.dropped_events = self.dropped_events.saturating_add(1);
+            return;
+        }
+        self.events
+            .push(Event::new(name, SystemTime::now(), attributes, 0));
+    }
+
+    /// Status Error, `error.type` (the first error of the span wins), and an `exception`
+    /// event with the type's full name and the message.
+    pub(crate) fn record_error(
+        &mut self,
+        error_type: Cow<'static, str>,
+        exception_type: &str,
+        message: Option<String>,
+    ) {
+        let message = message.map(|m| truncate_utf8(&m, MAX_EXCEPTION_MESSAGE_BYTES).to_owned());
+        let mut event_attrs = vec![KeyValue::new(sc::EXCEPTION_TYPE, exception_type.to_owned())];
+        if let Some(m) = &message {
+            event_attrs.push(KeyValue::new(sc::EXCEPTION_MESSAGE, m.clone()));
+        }
+        self.add_event(sc::EXCEPTION_EVENT, event_attrs);
+        if self.error_type.is_none() {
+            self.status = Status::error(message.unwrap_or_else(|| error_type.to_string()));
+            self.error_type = Some(error_type);
+        }
+    }
+
+    pub(crate) fn record_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
+        let message = payload.and_then(|p| {
+            p.downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+        });
+        self.record_error(Cow::Borrowed(sc::error_type::PANIC), "panic", message);
+    }
+
+    pub(crate) fn record_cancelled(&mut self) {
+        if let Some(stream) = &self.response.stream {
+            // A stream cut short never got its finish reasons: every choice still open
+            // (at least one) ended in error.
+            let reasons = &mut self.response.finish_reasons;
+            if reasons.is_empty() && stream.chunks > 0 || reasons.is_empty() {
+                reasons.push(None);
+            }
+            for reason in reasons.iter_mut().filter(|r| r.is_none()) {
+                *reason = Some("error".to_owned());
+            }
+        }
+        if self.error_type.is_none() {
+            self.status = Status::error(sc::error_type::CANCELLED);
+            self.error_type = Some(Cow::Borrowed(sc::error_type::CANCELLED));
+        }
+    }
+
+    /// The tokens this span itself adds to the totals: one inference call with its usage.
+    fn own_subtotal(&self) -> Subtotal {
+        let usage = &self.response.usage;
+        if !self.operation.is_inference() || usage.is_empty() {
+            return Subtotal::default();
+        }
+        Subtotal {
+            input_tokens: usage.input_tokens.unwrap_or(0),
+            output_tokens: usage.output_tokens.unwrap_or(0),
+            inference_calls: 1,
+            cost_pico_usd: 0,
+            priced_calls: 0,
+        }
+    }
+
+    /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
+    pub(crate) fn finish(mut self: Box<Self>) {
+        let end = SystemTime::now();
+        let own = self.own_subtotal();
+        let descendants = self
+            .frame
+            .tally
+            .as_ref()
+            .map(|t| t.snapshot())
+            .unwrap_or_default();
+        let mut total = own;
+        total.add(descendants);
+        if let Some(parent) = &self.parent_tally {
+            parent.add(total);
+        }
+        if let Some(request) = &self.frame.request {
+            request.totals.add(own);
+        }
+        if !self.sampled {
+            return;
+        }
+
+        let mut attributes = std::mem::take(&mut self.attributes);
+        self.response.write_attributes(&mut attributes);
+        if let Some(error_type) = self.error_type.take() {
+            attributes.push(KeyValue::new(sc::ERROR_TYPE, error_type));
+        }
+        if !descendants.is_empty() {
+            attributes.push(KeyValue::new(
+                sc::TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS,
+                total.input_tokens,
+            ));
+            attributes.push(KeyValue::new(
+                sc::TRACE_LLM_USAGE_TOTAL_OUTPUT_TOKENS,
+                total.output_tokens,
+            ));
+            attributes.push(KeyValue::new(
+                sc::TRACE_LLM_USAGE_INFERENCE_CALLS,
+                total.inference_calls as i64,
+            ));
+        }
+        if self.response.truncated_by_length() {
+            self.add_event(sc::TRACE_LLM_RESPONSE_TRUNCATED_EVENT, Vec::new());
+        }
+
+        let Some(span_context) = self.frame.span.take() else {
+            return;
+        };
+        let mut events = SpanEvents::default();
+        events.events = std::mem::take(&mut self.events);
+        events.dropped_count = self.dropped_events;
+        let pipeline = self.pipeline;
+        pipeline.submit(SpanData {
+            span_context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: self.kind.clone(),
+            name: std::mem::take(&mut self.name),
+            start_time: self.start,
+            end_time: end.max(self.start),
+            attributes,
+            dropped_attributes_count: self.dropped_attributes,
+            events,
+            links: SpanLinks::default(),
+            // Instrumentation usually leaves success Unset; GenAI backends (and our users) read
+            // Unset as "did not finish", so a span that ended without error is Ok.
+            status: match std::mem::replace(&mut self.status, Status::Unset) {
+                Status::Unset => Status::Ok,
+                other => other,
+            },
+            instrumentation_scope: pipeline.settings.scope.clone(),
+        });
+    }
+}

@@ -1,0 +1,181 @@
+//! Lifecycle adapters for streams and iterators: the span stays open while the caller
+//! consumes the items, is current while each item is produced, records time to first chunk,
+//! the chunk count and what the chunks say, and ends when the stream ends or is dropped,
+//! exactly once.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use crate::genai::StreamStats;
+use crate::span::LiveSpan;
+
+/// Records one item on the span (chunk usage, errors); chosen where the item type is known.
+pub(crate) type OnItem<T> = fn(&T, &mut LiveSpan);
+
+/// What both adapters track per item.
+struct Progress {
+    chunks: u64,
+    done: bool,
+}
+
+impl Progress {
+    fn new(span: &mut LiveSpan) -> Self {
+        if let Some(state) = span.state_mut() {
+            state.response.stream = Some(StreamStats::default());
+        }
+        Progress {
+            chunks: 0,
+            done: false,
+        }
+    }
+
+    /// Counts the item (time to first chunk on the first) and records it.
+    fn item<T>(&mut self, span: &mut LiveSpan, item: &T, on_item: OnItem<T>) {
+        self.chunks += 1;
+        if let Some(state) = span.state_mut() {
+            let start = state.start;
+            let stats = state
+                .response
+                .stream
+                .get_or_insert_with(StreamStats::default);
+            stats.chunks = self.chunks;
+            if self.chunks == 1 {
+                let elapsed = SystemTime::now().duration_since(start).unwrap_or_default();
+                stats.time_to_first_chunk = Some(elapsed.as_secs_f64());
+            }
+        }
+        on_item(item, span);
+    }
+
+    /// The stream ended on its own: the span ends now, not when the adapter is dropped.
+    fn end(&mut self, span: &mut LiveSpan) {
+        self.done = true;
+        span.end();
+    }
+}
+
+pin_project! {
+    /// A stream whose span covers its consumption. Made by `#[trace_llm]` for functions
+    /// returning streams (and by the manual API).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct TracedStream<S: Stream> {
+        #[pin]
+        inner: S,
+        span: LiveSpan,
+        on_item: OnItem<S::Item>,
+        progress: Progress,
+    }
+}
+
+impl<S: Stream> TracedStream<S> {
+    pub(crate) fn new(inner: S, mut span: LiveSpan, on_item: OnItem<S::Item>) -> Self {
+        let progress = Progress::new(&mut span);
+        TracedStream {
+            inner,
+            span,
+            on_item,
+            progress,
+        }
+    }
+}
+
+impl<S: Stream> Stream for TracedStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        if this.progress.done {
+            return Poll::Ready(None);
+        }
+        let mut inner = this.inner;
+        match this.span.call(|| inner.as_mut().poll_next(cx)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(item)) => {
+                this.progress.item(this.span, &item, *this.on_item);
+                Poll::Ready(Some(item))
+            }
+            Poll::Ready(None) => {
+                this.progress.end(this.span);
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.progress.done {
+            (0, Some(0))
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+/// An iterator whose span covers its consumption; see [`TracedStream`].
+#[must_use = "iterators are lazy and do nothing unless consumed"]
+pub struct TracedIter<I: Iterator> {
+    inner: I,
+    span: LiveSpan,
+    on_item: OnItem<I::Item>,
+    progress: Progress,
+}
+
+impl<I: Iterator> TracedIter<I> {
+    pub(crate) fn new(inner: I, mut span: LiveSpan, on_item: OnItem<I::Item>) -> Self {
+        let progress = Progress::new(&mut span);
+        TracedIter {
+            inner,
+            span,
+            on_item,
+            progress,
+        }
+    }
+}
+
+impl<I: Iterator> Iterator for TracedIter<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        if self.progress.done {
+            return None;
+        }
+        let inner = &mut self.inner;
+        match self.span.call(|| inner.next()) {
+            Some(item) => {
+                self.progress.item(&mut self.span, &item, self.on_item);
+                Some(item)
+            }
+            None => {
+                self.progress.end(&mut self.span);
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.progress.done {
+            (0, Some(0))
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+impl<I: Iterator> std::fmt::Debug for TracedIter<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedIter")
+            .field("chunks", &self.progress.chunks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Stream> std::fmt::Debug for TracedStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedStream")
+            .field("chunks", &self.progress.chunks)
+            .finish_non_exhaustive()
+    }
+}

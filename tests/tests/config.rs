@@ -1,0 +1,180 @@
+//! Configuration: code beats env, bad env values are warnings and defaults (never a
+//! failure), sampling, queue bounds and the stats API.
+
+use trace_llm::{TracingConfig, trace_llm};
+use trace_llm_tests::*;
+
+#[trace_llm(kind = "execute_tool")]
+fn tool(n: u32) -> u32 {
+    n
+}
+
+#[trace_llm(kind = "invoke_agent")]
+fn agent(children: u32) {
+    for n in 0..children {
+        tool(n);
+    }
+}
+
+/// The environment is process-wide: everything that sets variables runs in this one test.
+#[test]
+fn environment_settings() {
+    let _serial = serial();
+    // SAFETY: the test holds the binary's serial lock; no other test thread touches env now.
+    let set = |k: &str, v: &str| unsafe { std::env::set_var(k, v) };
+    // SAFETY: as above.
+    let unset = |k: &str| unsafe { std::env::remove_var(k) };
+
+    // Bad values: init still succeeds with defaults.
+    for (k, v) in [
+        ("OTEL_TRACES_SAMPLER", "bogus_sampler"),
+        ("OTEL_TRACES_SAMPLER_ARG", "two"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "-5"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        (
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "perhaps",
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "::not a url::"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+        ("OTEL_TRACES_EXPORTER", "zipkin,console"),
+    ] {
+        set(k, v);
+    }
+    {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let guard = TracingConfig::default()
+            .with_span_exporter(exporter.clone())
+            .init()
+            .expect("bad env values never fail init");
+        agent(2);
+        guard.force_flush().expect("flush");
+        assert_eq!(exporter.get_finished_spans().expect("spans").len(), 3);
+        guard.shutdown().expect("shutdown");
+    }
+    // And the OTLP path with a bad endpoint variable falls back to the default endpoint.
+    {
+        let guard = TracingConfig::default()
+            .init()
+            .expect("otlp init with bad env");
+        guard.shutdown().ok();
+    }
+    for k in [
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_TRACES_EXPORTER",
+    ] {
+        unset(k);
+    }
+
+    // The sampler from env...
+    set("OTEL_TRACES_SAMPLER", "always_off");
+    {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let guard = TracingConfig::default()
+            .with_span_exporter(exporter.clone())
+            .init()
+            .expect("init");
+        agent(2);
+        assert_eq!(tool(7), 7, "unsampled calls still run");
+        guard.force_flush().expect("flush");
+        assert!(exporter.get_finished_spans().expect("spans").is_empty());
+        assert_eq!(guard.stats().started, 0);
+        guard.shutdown().expect("shutdown");
+    }
+    // ...loses to code.
+    {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let guard = TracingConfig::default()
+            .with_span_exporter(exporter.clone())
+            .sample_ratio(1.0)
+            .init()
+            .expect("init");
+        agent(1);
+        guard.force_flush().expect("flush");
+        assert_eq!(exporter.get_finished_spans().expect("spans").len(), 2);
+        guard.shutdown().expect("shutdown");
+    }
+    unset("OTEL_TRACES_SAMPLER");
+
+    // A bad value set in code is an error, pointing at the setting.
+    let err = TracingConfig::default()
+        .otlp_endpoint("localhost 4317")
+        .init()
+        .expect_err("bad endpoint in code");
+    assert!(err.to_string().contains("localhost 4317"), "{err}");
+    let err = TracingConfig::default()
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .sample_ratio(1.5)
+        .init()
+        .expect_err("bad ratio in code");
+    assert!(err.to_string().contains("1.5"), "{err}");
+}
+
+#[test]
+fn ratio_sampling_keeps_whole_traces() {
+    let h = Harness::with(|c| c.sample_ratio(0.5));
+    for _ in 0..200 {
+        agent(2);
+    }
+    let spans = h.spans();
+    let roots = spans
+        .iter()
+        .filter(|s| s.name == "invoke_agent agent")
+        .count();
+    assert!((60..140).contains(&roots), "kept {roots} of 200 traces");
+    // Children follow their parent: every kept trace is whole.
+    assert_eq!(spans.len(), roots * 3);
+    let stats = h.guard().stats();
+    assert_eq!(stats.started, spans.len() as u64);
+    assert_eq!(stats.exported, spans.len() as u64);
+}
+
+#[test]
+fn second_init_while_running_is_an_error() {
+    let h = Harness::new();
+    let err = TracingConfig::default()
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .init()
+        .expect_err("already running");
+    assert_eq!(err, trace_llm::Error::AlreadyInitialized);
+    // The first pipeline is unaffected.
+    tool(1);
+    assert_eq!(h.spans().len(), 1);
+}
+
+#[test]
+fn full_queue_drops_and_counts() {
+    let h = Harness::with(|c| c.batch_queue_size(8));
+    // The schedule delay is seconds; 200 spans in a burst overflow an 8-span queue.
+    for n in 0..200 {
+        tool(n);
+    }
+    let exported = h.spans().len() as u64;
+    let stats = h.guard().stats();
+    assert_eq!(stats.started, 200);
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert_eq!(stats.exported, exported);
+    assert_eq!(stats.exported + stats.dropped, stats.started, "{stats:?}");
+}
+
+#[test]
+fn shutdown_exports_everything_ended_before_it() {
+    let _serial = serial();
+    let exporter = Collecting::default();
+    let guard = TracingConfig::default()
+        .with_span_exporter(exporter.clone())
+        .init()
+        .expect("init");
+    for n in 0..1000 {
+        tool(n);
+    }
+    guard.shutdown().expect("shutdown");
+    assert_eq!(exporter.spans().len(), 1000);
+    // After shutdown, decorated functions run untraced.
+    assert_eq!(tool(3), 3);
+}

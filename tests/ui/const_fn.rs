@@ -1,0 +1,8 @@
+use trace_llm::trace_llm;
+
+#[trace_llm]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {}

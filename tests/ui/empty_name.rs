@@ -1,0 +1,6 @@
+use trace_llm::trace_llm;
+
+#[trace_llm(name = "")]
+fn f() {}
+
+fn main() {}
