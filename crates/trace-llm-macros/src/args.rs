@@ -22,6 +22,8 @@ mod kw {
     syn::custom_keyword!(data_source);
     syn::custom_keyword!(attributes);
     syn::custom_keyword!(stream);
+    syn::custom_keyword!(arguments);
+    syn::custom_keyword!(query);
 }
 
 /// The GenAI operation a decorated function performs (semconv `gen_ai.operation.name`).
@@ -139,6 +141,8 @@ pub(crate) struct Args {
     pub(crate) agent: Option<LitStr>,
     pub(crate) workflow: Option<LitStr>,
     pub(crate) data_source: Option<LitStr>,
+    pub(crate) arguments: Option<Expr>,
+    pub(crate) query: Option<Expr>,
     pub(crate) attributes: Vec<AttrEntry>,
     /// Span of the `attributes` keyword, for duplicate detection.
     attributes_kw: Option<Span>,
@@ -320,6 +324,14 @@ impl Parse for Args {
                 let k = input.parse::<kw::data_source>()?;
                 let v = parse_lit_str(input, "data_source", "")?;
                 set_once(&mut args.data_source, v, k.span, "data_source")?;
+            } else if lookahead.peek(kw::arguments) {
+                let k = input.parse::<kw::arguments>()?;
+                let v = parse_expr(input)?;
+                set_once(&mut args.arguments, v, k.span, "arguments")?;
+            } else if lookahead.peek(kw::query) {
+                let k = input.parse::<kw::query>()?;
+                let v = parse_expr(input)?;
+                set_once(&mut args.query, v, k.span, "query")?;
             } else if lookahead.peek(kw::attributes) {
                 let k = input.parse::<kw::attributes>()?;
                 if args.attributes_kw.is_some() {
@@ -363,6 +375,8 @@ const OPTIONS: &[&str] = &[
     "agent",
     "workflow",
     "data_source",
+    "arguments",
+    "query",
     "attributes",
     "stream",
 ];
@@ -434,6 +448,16 @@ impl Args {
                     "agent",
                     "kind = \"invoke_agent\" or \"create_agent\"",
                 );
+            }
+        }
+        if let Some(arguments) = &self.arguments {
+            if op != Operation::ExecuteTool {
+                return reject(arguments.span(), "arguments", "kind = \"execute_tool\"");
+            }
+        }
+        if let Some(query) = &self.query {
+            if op != Operation::Retrieval {
+                return reject(query.span(), "query", "kind = \"retrieval\"");
             }
         }
         if let Some(workflow) = &self.workflow {

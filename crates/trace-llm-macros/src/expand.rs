@@ -464,9 +464,9 @@ fn gen_finish_value(
             quote! {
                 match #ret {
                     ::core::result::Result::Ok(__tl_ok) => ::core::result::Result::Ok(#wrapped),
-                    __tl_err => {
-                        ::trace_llm::__tl_finish!(#span, &__tl_err);
-                        __tl_err
+                    ::core::result::Result::Err(__tl_err) => {
+                        ::trace_llm::__tl_finish_err!(#span, &__tl_err);
+                        ::core::result::Result::Err(__tl_err)
                     }
                 }
             }
@@ -576,6 +576,12 @@ fn gen_init(args: &Args) -> TokenStream {
     }
     if let Some(expr) = &args.tool_call_id {
         stmts.push(quote_spanned!(expr.span()=> __tl_init.tool_call_id(&(#expr));));
+    }
+    if let Some(expr) = &args.arguments {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.tool_arguments(&(#expr));));
+    }
+    if let Some(expr) = &args.query {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.retrieval_query(&(#expr));));
     }
     for entry in &args.attributes {
         let key = syn::LitStr::new(&entry.key.value, entry.key.span);

@@ -181,6 +181,28 @@ impl<T: ?Sized> SkipChunk for &Val<'_, T> {
     fn __tl_chunk(&self, _span: &mut LiveSpan) {}
 }
 
+// ---- tool results -------------------------------------------------------------------------
+
+pub trait RecordToolResult {
+    fn __tl_tool_result(&self, span: &mut LiveSpan);
+}
+
+#[cfg(feature = "json")]
+impl<T: serde::Serialize + ?Sized> RecordToolResult for Val<'_, T> {
+    fn __tl_tool_result(&self, span: &mut LiveSpan) {
+        span.record_tool_result(self.0);
+    }
+}
+
+pub trait SkipToolResult {
+    fn __tl_tool_result(&self, span: &mut LiveSpan);
+}
+
+impl<T: ?Sized> SkipToolResult for &Val<'_, T> {
+    #[inline]
+    fn __tl_tool_result(&self, _span: &mut LiveSpan) {}
+}
+
 // ---- errors -------------------------------------------------------------------------------
 
 /// Probe over an error value.
@@ -257,8 +279,55 @@ macro_rules! __tl_finish {
     ($span:ident, $ret:expr) => {{
         if $span.is_recording() {
             $crate::__tl_record!(&mut $span, $ret, __tl_response);
+            if $span.wants_tool_result() {
+                #[allow(unused_imports)]
+                use $crate::__private::{
+                    RecordToolResult as _, SkipToolResult as _, SplitResult as _, SplitValue as _,
+                };
+                if let ::core::option::Option::Some(__tl_ok) =
+                    (&$crate::__private::Ret($ret)).__tl_split().ok
+                {
+                    (&$crate::__private::Val(__tl_ok)).__tl_tool_result(&mut $span);
+                }
+            }
         }
         $span.end();
+    }};
+}
+
+/// Records an error value (the `Err` of a returned `Result` whose `Ok` is a stream) and ends
+/// the span.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tl_finish_err {
+    ($span:ident, $err:expr) => {{
+        if $span.is_recording() {
+            $crate::__tl_record_err!(&mut $span, $err);
+        }
+        $span.end();
+    }};
+}
+
+/// Records an error: `error.type` from `ErrorType` or the type name, the message from
+/// `Display` or `Debug`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tl_record_err {
+    ($span:expr, $err:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{
+            MessageFromDebug as _, MessageFromDisplay as _, NoMessage as _, TypeFromErrorType as _,
+            TypeFromName as _,
+        };
+        let __tl_err = $err;
+        let __tl_type = (&$crate::__private::Fail(__tl_err)).__tl_error_type();
+        let __tl_message = (&&$crate::__private::Fail(__tl_err)).__tl_message();
+        $crate::__private::LiveSpan::record_error_parts(
+            $span,
+            __tl_type,
+            $crate::__private::type_name_of(__tl_err),
+            __tl_message,
+        );
     }};
 }
 
@@ -279,14 +348,7 @@ macro_rules! __tl_record {
             (&$crate::__private::Val(__tl_ok)).$method($span);
         }
         if let ::core::option::Option::Some(__tl_err) = __tl_split.err {
-            let __tl_type = (&$crate::__private::Fail(__tl_err)).__tl_error_type();
-            let __tl_message = (&&$crate::__private::Fail(__tl_err)).__tl_message();
-            $crate::__private::LiveSpan::record_error_parts(
-                $span,
-                __tl_type,
-                $crate::__private::type_name_of(__tl_err),
-                __tl_message,
-            );
+            $crate::__tl_record_err!($span, __tl_err);
         }
     }};
 }

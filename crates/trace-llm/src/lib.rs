@@ -43,6 +43,8 @@
 
 pub mod semconv;
 
+#[cfg(feature = "json")]
+mod content;
 mod context;
 mod diag;
 mod error;
@@ -181,6 +183,8 @@ pub mod __private;
 /// ```
 pub use trace_llm_macros::trace_llm;
 
+#[cfg(feature = "json")]
+pub use content::{TRUNCATION_MARKER, mask_secrets};
 pub use context::{
     MAX_CONTEXT_ATTRIBUTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_VALUE_BYTES, RequestContext, Scoped,
     spawn, spawn_blocking,
@@ -188,7 +192,8 @@ pub use context::{
 pub use error::Error;
 pub use future::{FutureExt, Instrumented, WithContext};
 pub use genai::{
-    ErrorType, GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage,
+    ErrorType, Evaluation, GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder,
+    ResponseRecorder, ScoredDocument, Usage, provider_error_type,
 };
 pub use init::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, Protocol, Stats,

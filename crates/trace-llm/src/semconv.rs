@@ -131,6 +131,17 @@ pub const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
 /// Type of tokens a `gen_ai.client.token.usage` measurement counts.
 pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
 
+// --- openai.* : OpenAI-specific attributes ------------------------------------------------
+
+/// The OpenAI API used: `chat_completions` or `responses`.
+pub const OPENAI_API_TYPE: &str = "openai.api.type";
+/// The service tier asked for (when not `auto`).
+pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
+/// The service tier that served the request.
+pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
+/// The backend configuration fingerprint.
+pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
+
 // --- general conventions -------------------------------------------------------------------
 
 /// Class of error the operation ended with (low cardinality).

@@ -6,10 +6,16 @@
 //! own the attribute keys, so an implementation never spells a semconv key and cannot
 //! record content unless the user opted in.
 
+#[cfg(feature = "async-openai")]
+mod async_openai;
+mod errors;
+#[cfg(feature = "json")]
+pub(crate) mod json;
 mod record;
 
 use std::borrow::Cow;
 
+pub use errors::provider_error_type;
 pub use record::{RequestRecorder, ResponseRecorder, Usage};
 pub(crate) use record::{ResponseData, StreamStats};
 
@@ -132,6 +138,124 @@ pub trait GenAiChunk {
 impl<T: GenAiChunk + ?Sized> GenAiChunk for &T {
     fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
         (**self).record_chunk(rec);
+    }
+}
+
+/// A document a retriever returned. A `#[trace_llm(kind = "retrieval")]` function returning
+/// `Vec<T>` (or `Result<Vec<T>, E>`) of these records the document count
+/// (`trace_llm.retrieval.documents`), the best score (`trace_llm.retrieval.top_score`) and,
+/// with content capture on, `gen_ai.retrieval.documents` (ids and scores).
+///
+/// ```
+/// use trace_llm::{trace_llm, ScoredDocument};
+///
+/// struct Hit { id: String, score: f32 }
+///
+/// impl ScoredDocument for Hit {
+///     fn id(&self) -> Option<&str> { Some(&self.id) }
+///     fn score(&self) -> Option<f64> { Some(f64::from(self.score)) }
+/// }
+///
+/// #[trace_llm(kind = "retrieval", data_source = "kb")]
+/// fn search(query: &str) -> Vec<Hit> {
+///     vec![Hit { id: "doc-1".into(), score: 0.9 }]
+/// }
+/// # search("q");
+/// ```
+pub trait ScoredDocument {
+    /// The document's identifier.
+    fn id(&self) -> Option<&str> {
+        None
+    }
+    /// The document's relevance score.
+    fn score(&self) -> Option<f64> {
+        None
+    }
+}
+
+impl<T: ScoredDocument> GenAiResponse for [T] {
+    fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
+        let top = self
+            .iter()
+            .filter_map(ScoredDocument::score)
+            .fold(None, |best: Option<f64>, s| {
+                Some(best.map_or(s, |b| b.max(s)))
+            });
+        rec.retrieved_documents(self.len() as i64, top);
+        #[cfg(feature = "json")]
+        rec.retrieval_documents(|| {
+            serde_json::Value::Array(
+                self.iter()
+                    .map(|d| serde_json::json!({"id": d.id(), "score": d.score()}))
+                    .collect(),
+            )
+        });
+    }
+}
+
+impl<T: ScoredDocument> GenAiResponse for Vec<T> {
+    fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
+        self.as_slice().record_response(rec);
+    }
+}
+
+/// The result of an evaluator (LLM-as-judge, heuristic check): returned from a decorated
+/// function, it is recorded as a `gen_ai.evaluation.result` event.
+///
+/// ```
+/// use trace_llm::{trace_llm, Evaluation};
+///
+/// #[trace_llm(name = "evaluate relevance")]
+/// fn judge(answer: &str) -> Evaluation {
+///     Evaluation::new("Relevance").score(0.8).label("relevant")
+/// }
+/// # judge("x");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// `gen_ai.evaluation.name`: the metric (`Relevance`, `IntentResolution`).
+    pub name: Cow<'static, str>,
+    /// `gen_ai.evaluation.score.value`.
+    pub score: Option<f64>,
+    /// `gen_ai.evaluation.score.label` (low-cardinality: `pass`, `fail`, `relevant`).
+    pub label: Option<String>,
+    /// `gen_ai.evaluation.explanation`.
+    pub explanation: Option<String>,
+}
+
+impl Evaluation {
+    /// An evaluation of the metric `name`.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        Evaluation {
+            name: name.into(),
+            score: None,
+            label: None,
+            explanation: None,
+        }
+    }
+
+    /// The score.
+    pub fn score(mut self, score: f64) -> Self {
+        self.score = Some(score);
+        self
+    }
+
+    /// The label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The explanation.
+    pub fn explanation(mut self, explanation: impl Into<String>) -> Self {
+        self.explanation = Some(explanation.into());
+        self
+    }
+}
+
+impl GenAiResponse for Evaluation {
+    fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
+        rec.evaluation(self);
     }
 }
 

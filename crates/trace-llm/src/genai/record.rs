@@ -4,7 +4,7 @@
 use opentelemetry::{KeyValue, StringValue, Value};
 
 use crate::semconv as sc;
-use crate::span::SpanState;
+use crate::span::{Operation, SpanState};
 
 /// Token counts of one call, as the conventions define them: `input_tokens` includes cached
 /// input tokens; the cache and reasoning counts are the parts the provider broke out.
@@ -123,6 +123,90 @@ pub(crate) struct ResponseData {
     pub(crate) stream: Option<StreamStats>,
     /// Provider-specific response attributes (`openai.response.service_tier`, ...).
     pub(crate) extra: Vec<KeyValue>,
+    /// Streamed output, accumulated from deltas (content capture on only).
+    #[cfg(feature = "json")]
+    pub(crate) streamed: Option<StreamedOutput>,
+    /// Output messages were recorded whole (so deltas are not needed).
+    #[cfg(feature = "json")]
+    pub(crate) output_recorded: bool,
+}
+
+/// Output text and tool calls of each choice, as stream deltas arrive.
+#[cfg(feature = "json")]
+#[derive(Debug, Default)]
+pub(crate) struct StreamedOutput {
+    pub(crate) choices: Vec<StreamedChoice>,
+    /// Bytes accumulated: past the content size limit, deltas are no longer kept.
+    bytes: usize,
+}
+
+#[cfg(feature = "json")]
+#[derive(Debug, Default)]
+pub(crate) struct StreamedChoice {
+    pub(crate) text: String,
+    pub(crate) tool_calls: Vec<StreamedToolCall>,
+}
+
+#[cfg(feature = "json")]
+#[derive(Debug, Default)]
+pub(crate) struct StreamedToolCall {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) arguments: String,
+}
+
+#[cfg(feature = "json")]
+impl StreamedOutput {
+    /// Most choices and tool calls kept per stream.
+    const MAX_SLOTS: usize = 128;
+
+    fn choice(&mut self, index: usize) -> Option<&mut StreamedChoice> {
+        if index >= Self::MAX_SLOTS {
+            return None;
+        }
+        if self.choices.len() <= index {
+            self.choices.resize_with(index + 1, StreamedChoice::default);
+        }
+        self.choices.get_mut(index)
+    }
+
+    /// Whether `more` bytes still fit in `limit` (twice the attribute limit: the rest would
+    /// be cut anyway).
+    fn room(&mut self, more: usize, limit: usize) -> bool {
+        if self.bytes.saturating_add(more) > limit.saturating_mul(2) {
+            return false;
+        }
+        self.bytes += more;
+        true
+    }
+
+    /// The accumulated output as semconv output messages, with the span's finish reasons.
+    pub(crate) fn to_messages(&self, finish_reasons: &[Option<String>]) -> serde_json::Value {
+        use serde_json::json;
+        let messages = self
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, choice)| {
+                let mut parts = Vec::new();
+                if !choice.text.is_empty() {
+                    parts.push(json!({"type": "text", "content": choice.text}));
+                }
+                for call in &choice.tool_calls {
+                    let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments)
+                        .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
+                    parts.push(json!({"type": "tool_call", "id": call.id, "name": call.name, "arguments": arguments}));
+                }
+                let reason = finish_reasons.get(i).cloned().flatten();
+                json!({
+                    "role": "assistant",
+                    "parts": parts,
+                    "finish_reason": reason.map(|r| crate::genai::json::messages::schema_finish_reason(&r)),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(messages)
+    }
 }
 
 impl ResponseData {
@@ -314,6 +398,50 @@ impl RequestRecorder<'_> {
     pub fn capture_content(&self) -> bool {
         self.state.capture_content()
     }
+
+    /// The span's operation (from the macro's `kind`), for payloads whose shape alone is
+    /// ambiguous (an embeddings `input` versus a Responses API `input`).
+    pub fn operation(&self) -> Operation {
+        self.state.operation
+    }
+
+    /// The span's `gen_ai.provider.name`, if set.
+    pub fn provider(&self) -> Option<&str> {
+        self.state.provider
+    }
+
+    /// A provider-specific attribute from [`semconv`](crate::semconv).
+    #[cfg(feature = "json")]
+    pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
+        self.state.push_attr(key, value);
+    }
+}
+
+/// Content setters: they run `build` only when content capture is on; the value passes the
+/// secret masking, the user's redaction hook and the size limit before it is set.
+#[cfg(feature = "json")]
+impl RequestRecorder<'_> {
+    /// `gen_ai.input.messages`, in the semconv input-messages schema.
+    pub fn input_messages(&mut self, build: impl FnOnce() -> serde_json::Value) {
+        if self.capture_content() {
+            self.state.set_content(sc::GEN_AI_INPUT_MESSAGES, build());
+        }
+    }
+
+    /// `gen_ai.system_instructions`, in the semconv system-instructions schema.
+    pub fn system_instructions(&mut self, build: impl FnOnce() -> serde_json::Value) {
+        if self.capture_content() {
+            self.state
+                .set_content(sc::GEN_AI_SYSTEM_INSTRUCTIONS, build());
+        }
+    }
+
+    /// `gen_ai.tool.definitions`, in the semconv tool-definitions schema.
+    pub fn tool_definitions(&mut self, build: impl FnOnce() -> serde_json::Value) {
+        if self.capture_content() {
+            self.state.set_content(sc::GEN_AI_TOOL_DEFINITIONS, build());
+        }
+    }
 }
 
 /// Records a response or a stream chunk on the span; handed to
@@ -374,5 +502,136 @@ impl ResponseRecorder<'_> {
     /// Whether the user opted in to content capture.
     pub fn capture_content(&self) -> bool {
         self.state.capture_content()
+    }
+
+    /// An error the provider reported inside a successful response or stream (an `error`
+    /// event, a `failed` response): status Error, `error.type`, an `exception` event.
+    pub fn error(&mut self, error_type: &str, message: &str) {
+        let message = (!message.is_empty()).then(|| message.to_owned());
+        self.state
+            .record_error(error_type.to_owned().into(), "provider_error", message);
+    }
+
+    /// A `gen_ai.evaluation.result` event.
+    pub fn evaluation(&mut self, evaluation: &super::Evaluation) {
+        let mut attributes = vec![KeyValue::new(
+            sc::GEN_AI_EVALUATION_NAME,
+            evaluation.name.clone(),
+        )];
+        if let Some(score) = evaluation.score {
+            attributes.push(KeyValue::new(sc::GEN_AI_EVALUATION_SCORE_VALUE, score));
+        }
+        if let Some(label) = &evaluation.label {
+            attributes.push(KeyValue::new(
+                sc::GEN_AI_EVALUATION_SCORE_LABEL,
+                label.clone(),
+            ));
+        }
+        if let Some(explanation) = &evaluation.explanation {
+            let explanation = crate::span::truncate_utf8(explanation, 1024).to_owned();
+            attributes.push(KeyValue::new(
+                sc::GEN_AI_EVALUATION_EXPLANATION,
+                explanation,
+            ));
+        }
+        self.state
+            .add_event(sc::GEN_AI_EVALUATION_RESULT_EVENT, attributes);
+    }
+
+    /// Usage recorded so far on this span (streams report it in pieces).
+    pub fn usage_so_far(&self) -> Usage {
+        self.state.response.usage
+    }
+
+    /// A provider-specific response attribute from [`semconv`](crate::semconv).
+    #[cfg(feature = "json")]
+    pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
+        let kv = KeyValue::new(key, value);
+        let extra = &mut self.state.response.extra;
+        if let Some(existing) = extra.iter_mut().find(|e| e.key == kv.key) {
+            *existing = kv;
+        } else {
+            extra.push(kv);
+        }
+    }
+}
+
+/// Content setters (content capture on only; see [`RequestRecorder::input_messages`]).
+#[cfg(feature = "json")]
+impl ResponseRecorder<'_> {
+    /// `gen_ai.output.messages`, in the semconv output-messages schema.
+    pub fn output_messages(&mut self, build: impl FnOnce() -> serde_json::Value) {
+        if self.capture_content() {
+            self.state.response.output_recorded = true;
+            self.state.set_content(sc::GEN_AI_OUTPUT_MESSAGES, build());
+        }
+    }
+
+    /// `gen_ai.retrieval.documents` (`[{"id", "score"}]`).
+    pub fn retrieval_documents(&mut self, build: impl FnOnce() -> serde_json::Value) {
+        if self.capture_content() {
+            self.state
+                .set_content(sc::GEN_AI_RETRIEVAL_DOCUMENTS, build());
+        }
+    }
+
+    /// A piece of streamed output text of choice `choice_index`; the pieces become
+    /// `gen_ai.output.messages` when the stream ends.
+    pub fn output_text_delta(&mut self, choice_index: usize, text: &str) {
+        if !self.capture_content() || text.is_empty() {
+            return;
+        }
+        let limit = self.state.pipeline.settings.content_max_bytes;
+        let streamed = self
+            .state
+            .response
+            .streamed
+            .get_or_insert_with(Default::default);
+        if streamed.room(text.len(), limit) {
+            if let Some(choice) = streamed.choice(choice_index) {
+                choice.text.push_str(text);
+            }
+        }
+    }
+
+    /// A piece of a streamed tool call: its id and name when they first appear, then pieces
+    /// of its JSON arguments.
+    pub fn tool_call_delta(
+        &mut self,
+        choice_index: usize,
+        tool_index: usize,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        if !self.capture_content() {
+            return;
+        }
+        let limit = self.state.pipeline.settings.content_max_bytes;
+        let streamed = self
+            .state
+            .response
+            .streamed
+            .get_or_insert_with(Default::default);
+        let more = arguments.len() + id.map_or(0, str::len) + name.map_or(0, str::len);
+        if !streamed.room(more, limit) || tool_index >= StreamedOutput::MAX_SLOTS {
+            return;
+        }
+        let Some(choice) = streamed.choice(choice_index) else {
+            return;
+        };
+        if choice.tool_calls.len() <= tool_index {
+            choice
+                .tool_calls
+                .resize_with(tool_index + 1, Default::default);
+        }
+        let call = &mut choice.tool_calls[tool_index];
+        if let Some(id) = id {
+            call.id.get_or_insert_with(|| id.to_owned());
+        }
+        if let Some(name) = name {
+            call.name.get_or_insert_with(|| name.to_owned());
+        }
+        call.arguments.push_str(arguments);
     }
 }

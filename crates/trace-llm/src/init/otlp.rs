@@ -41,6 +41,7 @@ impl Protocol {
 
 /// Everything the OTLP exporter needs, after precedence was applied.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 pub(crate) struct OtlpSettings {
     pub(crate) protocol: Protocol,
     pub(crate) endpoint: String,
@@ -173,6 +174,7 @@ fn endpoint_from_env(protocol: Protocol) -> String {
 
 /// Retries with backoff inside one export call; the pipeline's export budget bounds the
 /// whole call.
+#[cfg(any(feature = "grpc", feature = "http"))]
 fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
     opentelemetry_otlp::RetryPolicy::recommended()
         .with_max_retries(2)
@@ -180,6 +182,18 @@ fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
 }
 
 /// Builds the exporter; called on the export thread, inside its Tokio runtime.
+#[cfg(not(any(feature = "grpc", feature = "http")))]
+pub(crate) fn build(
+    settings: OtlpSettings,
+) -> Result<Box<dyn super::exporter::DynExporter>, Error> {
+    let _ = settings;
+    Err(Error::InvalidConfig(
+        "OTLP export needs the `grpc` or `http` feature of trace-llm".into(),
+    ))
+}
+
+/// Builds the exporter; called on the export thread, inside its Tokio runtime.
+#[cfg(any(feature = "grpc", feature = "http"))]
 pub(crate) fn build(
     settings: OtlpSettings,
 ) -> Result<Box<dyn super::exporter::DynExporter>, Error> {

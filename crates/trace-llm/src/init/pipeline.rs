@@ -64,9 +64,9 @@ pub(crate) struct Settings {
     pub(crate) scope: InstrumentationScope,
     pub(crate) sampler: Sampler,
     pub(crate) capture_content: bool,
-    #[allow(dead_code)] // read by content capture
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) content_max_bytes: usize,
-    #[allow(dead_code)] // read by content capture
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) redact: Option<Redactor>,
     /// Keep state for unsampled spans too (metrics need their durations and usage).
     pub(crate) keep_unsampled: bool,

@@ -122,6 +122,27 @@ impl LiveSpan {
         }
     }
 
+    /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
+    pub fn wants_tool_result(&self) -> bool {
+        match &self.inner {
+            Inner::Recording(state) => {
+                state.operation == Operation::ExecuteTool && state.capture_content()
+            }
+            _ => false,
+        }
+    }
+
+    /// Records a tool's returned value as `gen_ai.tool.call.result`.
+    #[cfg(feature = "json")]
+    pub fn record_tool_result<T: serde::Serialize + ?Sized>(&mut self, result: &T) {
+        if let Some(state) = self.state_mut() {
+            state.set_content(
+                sc::GEN_AI_TOOL_CALL_RESULT,
+                crate::content::to_content_value(result),
+            );
+        }
+    }
+
     /// Records an error: status Error, `error.type`, an `exception` event.
     pub fn record_error_parts(
         &mut self,
@@ -172,6 +193,28 @@ impl SpanInit<'_> {
     pub fn tool_call_id<V: StrValue + ?Sized>(&mut self, id: &V) {
         if let Some(id) = id.str_value() {
             self.state.push_attr(sc::GEN_AI_TOOL_CALL_ID, id.to_owned());
+        }
+    }
+
+    /// `gen_ai.tool.call.arguments` (content capture on only).
+    #[cfg(feature = "json")]
+    pub fn tool_arguments<T: serde::Serialize + ?Sized>(&mut self, arguments: &T) {
+        if self.state.capture_content() {
+            self.state.set_content(
+                sc::GEN_AI_TOOL_CALL_ARGUMENTS,
+                crate::content::to_content_value(arguments),
+            );
+        }
+    }
+
+    /// `gen_ai.retrieval.query.text` (content capture on only).
+    #[cfg(feature = "json")]
+    pub fn retrieval_query<V: StrValue + ?Sized>(&mut self, query: &V) {
+        if self.state.capture_content() {
+            if let Some(query) = query.str_value() {
+                self.state
+                    .set_content_text(sc::GEN_AI_RETRIEVAL_QUERY_TEXT, query);
+            }
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct SpanState {
     pub(crate) request_model: Option<String>,
     conversation_id_set: bool,
     stream_flag_set: bool,
+    #[cfg(feature = "json")]
+    content_truncated: bool,
     pub(crate) response: ResponseData,
     /// This span as the current frame of its body: span context, its own tally (created when
     /// a child first needs it), the request context.
@@ -87,6 +89,8 @@ impl SpanState {
             request_model: None,
             conversation_id_set: false,
             stream_flag_set: false,
+            #[cfg(feature = "json")]
+            content_truncated: false,
             response: ResponseData::default(),
             frame: Frame {
                 span: Some(span_context),
@@ -124,6 +128,44 @@ impl SpanState {
         if !self.stream_flag_set {
             self.stream_flag_set = true;
             self.push_attr(sc::GEN_AI_REQUEST_STREAM, stream);
+        }
+    }
+
+    /// Sets a content attribute (content capture is on): masked, redacted, size-limited.
+    #[cfg(feature = "json")]
+    pub(crate) fn set_content(&mut self, key: &'static str, value: serde_json::Value) {
+        let settings = &self.pipeline.settings;
+        let (text, truncated) = crate::content::prepare(
+            key,
+            value,
+            settings.content_max_bytes,
+            settings.redact.as_ref(),
+        );
+        if let Some(existing) = self.attributes.iter_mut().find(|kv| kv.key.as_str() == key) {
+            existing.value = text.into();
+        } else {
+            self.push_attr(key, text);
+        }
+        if truncated && !self.content_truncated {
+            self.content_truncated = true;
+            self.push_attr(sc::TRACE_LLM_CONTENT_TRUNCATED, true);
+        }
+    }
+
+    /// Sets a plain-text content attribute (content capture is on).
+    #[cfg(feature = "json")]
+    pub(crate) fn set_content_text(&mut self, key: &'static str, text: &str) {
+        let settings = &self.pipeline.settings;
+        let (text, truncated) = crate::content::prepare_text(
+            key,
+            text,
+            settings.content_max_bytes,
+            settings.redact.as_ref(),
+        );
+        self.push_attr(key, text);
+        if truncated && !self.content_truncated {
+            self.content_truncated = true;
+            self.push_attr(sc::TRACE_LLM_CONTENT_TRUNCATED, true);
         }
     }
 
@@ -239,6 +281,13 @@ impl SpanState {
             return;
         }
 
+        #[cfg(feature = "json")]
+        if let Some(streamed) = self.response.streamed.take() {
+            if !self.response.output_recorded {
+                let messages = streamed.to_messages(&self.response.finish_reasons);
+                self.set_content(sc::GEN_AI_OUTPUT_MESSAGES, messages);
+            }
+        }
         let mut attributes = std::mem::take(&mut self.attributes);
         self.response.write_attributes(&mut attributes);
         if let Some(error_type) = self.error_type.take() {

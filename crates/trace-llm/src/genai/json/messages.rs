@@ -1,0 +1,368 @@
+//! Provider message JSON (OpenAI chat / Responses, Anthropic messages) to the semconv
+//! message schemas: `{"role", "parts": [{"type": "text" | "tool_call" | "tool_call_response"
+//! | "uri" | "blob" | "reasoning", ...}], "finish_reason"}`. Only called with content
+//! capture on.
+
+use serde_json::{Map, Value, json};
+
+/// Maps a provider finish reason to the output-message schema's enum (`stop`, `length`,
+/// `content_filter`, `tool_call`, `error`); unknown values pass through.
+pub(crate) fn schema_finish_reason(reason: &str) -> String {
+    match reason {
+        "stop" | "end_turn" | "stop_sequence" | "completed" | "pause_turn" => "stop",
+        "length" | "max_tokens" | "max_output_tokens" | "model_context_window_exceeded" => "length",
+        "content_filter" | "refusal" | "safety" => "content_filter",
+        "tool_calls" | "function_call" | "tool_use" => "tool_call",
+        "error" | "failed" | "cancelled" => "error",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn text_part(text: &str) -> Value {
+    json!({"type": "text", "content": text})
+}
+
+/// Tool-call arguments: parsed when they are a JSON string, as given otherwise.
+fn arguments(raw: Option<&Value>) -> Value {
+    match raw {
+        Some(Value::String(s)) => {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
+        }
+        Some(other) => other.clone(),
+        None => Value::Null,
+    }
+}
+
+fn tool_call_part(id: Option<&Value>, name: Option<&Value>, args: Option<&Value>) -> Value {
+    let mut part = Map::new();
+    part.insert("type".into(), "tool_call".into());
+    if let Some(id) = id.filter(|v| !v.is_null()) {
+        part.insert("id".into(), id.clone());
+    }
+    part.insert("name".into(), name.cloned().unwrap_or(Value::Null));
+    part.insert("arguments".into(), arguments(args));
+    Value::Object(part)
+}
+
+fn tool_response_part(id: Option<&Value>, response: Value) -> Value {
+    let mut part = Map::new();
+    part.insert("type".into(), "tool_call_response".into());
+    if let Some(id) = id.filter(|v| !v.is_null()) {
+        part.insert("id".into(), id.clone());
+    }
+    part.insert("response".into(), response);
+    Value::Object(part)
+}
+
+/// One content block of any supported provider as a message part.
+fn block_part(block: &Value) -> Option<Value> {
+    if let Some(text) = block.as_str() {
+        return Some(text_part(text));
+    }
+    let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "text" | "input_text" | "output_text" => {
+            block.get("text").and_then(Value::as_str).map(text_part)
+        }
+        "refusal" => block.get("refusal").and_then(Value::as_str).map(text_part),
+        "image_url" => {
+            let url = block.pointer("/image_url/url").and_then(Value::as_str)?;
+            Some(uri_or_blob(url, "image"))
+        }
+        "input_image" => {
+            let url = block.get("image_url").and_then(Value::as_str)?;
+            Some(uri_or_blob(url, "image"))
+        }
+        "image" | "document" => {
+            let source = block.get("source")?;
+            let modality = if kind == "image" { "image" } else { "document" };
+            match source.get("type").and_then(Value::as_str) {
+                Some("base64") => Some(json!({
+                    "type": "blob",
+                    "modality": modality,
+                    "mime_type": source.get("media_type").cloned().unwrap_or(Value::Null),
+                    "content": source.get("data").cloned().unwrap_or(Value::Null),
+                })),
+                Some("url") => source
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(|u| uri_or_blob(u, modality)),
+                _ => None,
+            }
+        }
+        "tool_use" => Some(tool_call_part(
+            block.get("id"),
+            block.get("name"),
+            block.get("input"),
+        )),
+        "tool_result" => {
+            let response = match block.get("content") {
+                Some(Value::Array(items)) => {
+                    let texts: Vec<&str> = items
+                        .iter()
+                        .filter_map(|i| i.get("text").and_then(Value::as_str))
+                        .collect();
+                    Value::String(texts.join(""))
+                }
+                Some(other) => other.clone(),
+                None => Value::Null,
+            };
+            Some(tool_response_part(block.get("tool_use_id"), response))
+        }
+        "thinking" => block
+            .get("thinking")
+            .and_then(Value::as_str)
+            .map(|t| json!({"type": "reasoning", "content": t})),
+        "function_call" => Some(tool_call_part(
+            block.get("call_id").or_else(|| block.get("id")),
+            block.get("name"),
+            block.get("arguments"),
+        )),
+        "function_call_output" => Some(tool_response_part(
+            block.get("call_id"),
+            block.get("output").cloned().unwrap_or(Value::Null),
+        )),
+        "" => None,
+        other => Some(json!({"type": other})),
+    }
+}
+
+/// A data URL becomes a blob part, anything else a URI part.
+fn uri_or_blob(url: &str, modality: &str) -> Value {
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((meta, data)) = rest.split_once(',') {
+            let mime = meta.trim_end_matches(";base64");
+            return json!({"type": "blob", "modality": modality, "mime_type": mime, "content": data});
+        }
+    }
+    json!({"type": "uri", "modality": modality, "uri": url})
+}
+
+fn content_parts(content: Option<&Value>) -> Vec<Value> {
+    match content {
+        Some(Value::String(s)) => vec![text_part(s)],
+        Some(Value::Array(blocks)) => blocks.iter().filter_map(block_part).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One chat message (OpenAI or Anthropic) as a semconv chat message.
+fn chat_message(message: &Value) -> Value {
+    let role = message
+        .get("role")
+        .and_then(Value::as_str)
+        .unwrap_or("user");
+    let mut parts = Vec::new();
+    if role == "tool" || role == "function" {
+        let response = message.get("content").cloned().unwrap_or(Value::Null);
+        parts.push(tool_response_part(message.get("tool_call_id"), response));
+    } else {
+        parts.extend(content_parts(message.get("content")));
+    }
+    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+        for call in calls {
+            parts.push(tool_call_part(
+                call.get("id"),
+                call.pointer("/function/name"),
+                call.pointer("/function/arguments"),
+            ));
+        }
+    }
+    if let Some(call) = message.get("function_call").filter(|v| v.is_object()) {
+        parts.push(tool_call_part(
+            None,
+            call.get("name"),
+            call.get("arguments"),
+        ));
+    }
+    let mut out = Map::new();
+    out.insert("role".into(), role.into());
+    out.insert("parts".into(), Value::Array(parts));
+    if let Some(name) = message.get("name").filter(|v| v.is_string()) {
+        out.insert("name".into(), name.clone());
+    }
+    Value::Object(out)
+}
+
+/// `gen_ai.input.messages` from a chat request's `messages`.
+pub(crate) fn input_messages(messages: &[Value]) -> Value {
+    Value::Array(messages.iter().map(chat_message).collect())
+}
+
+/// `gen_ai.input.messages` from a Responses API `input` (a string or a list of items).
+pub(crate) fn responses_input(input: &Value) -> Value {
+    match input {
+        Value::String(s) => json!([{"role": "user", "parts": [text_part(s)]}]),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| match item.get("type").and_then(Value::as_str) {
+                    Some("function_call") => {
+                        json!({"role": "assistant", "parts": [block_part(item)]})
+                    }
+                    Some("function_call_output") => {
+                        json!({"role": "tool", "parts": [block_part(item)]})
+                    }
+                    _ => chat_message(item),
+                })
+                .collect(),
+        ),
+        _ => Value::Array(Vec::new()),
+    }
+}
+
+/// `gen_ai.input.messages` from a legacy completion `prompt`.
+pub(crate) fn prompt_input(prompt: &Value) -> Value {
+    let text = match prompt {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    };
+    json!([{"role": "user", "parts": [text_part(&text)]}])
+}
+
+/// `gen_ai.system_instructions` from a string or a list of blocks (Anthropic `system`,
+/// Responses `instructions`).
+pub(crate) fn system_instructions(system: &Value) -> Value {
+    Value::Array(content_parts(Some(system)))
+}
+
+/// `gen_ai.tool.definitions`: only the required `type` and `name` of each tool (the
+/// conventions advise against descriptions and schemas by default: they are large).
+pub(crate) fn tool_definitions(tools: &[Value]) -> Value {
+    Value::Array(
+        tools
+            .iter()
+            .filter_map(|tool| {
+                let name = tool
+                    .pointer("/function/name")
+                    .or_else(|| tool.get("name"))
+                    .and_then(Value::as_str)?;
+                let kind = tool
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("function");
+                let kind = if kind == "custom" { "function" } else { kind };
+                Some(json!({"type": kind, "name": name}))
+            })
+            .collect(),
+    )
+}
+
+/// An output message from a chat choice's `message` (or a legacy completion's `text`).
+pub(crate) fn output_message(message: &Value, finish_reason: Option<&str>) -> Value {
+    let mut out = chat_message(message);
+    if let Value::Object(map) = &mut out {
+        map.insert(
+            "role".into(),
+            message
+                .get("role")
+                .cloned()
+                .unwrap_or_else(|| "assistant".into()),
+        );
+        map.insert(
+            "finish_reason".into(),
+            finish_reason.map_or(Value::Null, |r| schema_finish_reason(r).into()),
+        );
+    }
+    out
+}
+
+/// An output message from text alone (legacy completions, accumulated stream text).
+pub(crate) fn text_output_message(text: &str, finish_reason: Option<&str>) -> Value {
+    json!({
+        "role": "assistant",
+        "parts": [text_part(text)],
+        "finish_reason": finish_reason.map_or(Value::Null, |r| schema_finish_reason(r).into()),
+    })
+}
+
+/// Output messages of a Responses API response: one per message, tool call or reasoning
+/// item, as the official OpenAI instrumentation records them.
+pub(crate) fn responses_output(output: &[Value]) -> Value {
+    let mut messages = Vec::new();
+    for item in output {
+        let status = item.get("status").and_then(Value::as_str);
+        match item.get("type").and_then(Value::as_str) {
+            Some("message") => messages.push(json!({
+                "role": item.get("role").cloned().unwrap_or_else(|| "assistant".into()),
+                "parts": content_parts(item.get("content")),
+                "finish_reason": status.map_or(Value::Null, |s| schema_finish_reason(s).into()),
+            })),
+            Some("function_call") => messages.push(json!({
+                "role": "assistant",
+                "parts": [block_part(item)],
+                "finish_reason": "tool_call",
+            })),
+            Some("reasoning") => {
+                let parts: Vec<Value> = item
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.get("text").and_then(Value::as_str))
+                    .map(|t| json!({"type": "reasoning", "content": t}))
+                    .collect();
+                if !parts.is_empty() {
+                    messages.push(json!({
+                        "role": "assistant",
+                        "parts": parts,
+                        "finish_reason": status.map_or(Value::Null, |s| schema_finish_reason(s).into()),
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+    Value::Array(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_tool_round_trip_messages() {
+        let messages = vec![
+            json!({"role": "system", "content": "be brief"}),
+            json!({"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"location\": \"Paris\"}"}}]}),
+            json!({"role": "tool", "content": "rainy", "tool_call_id": "call_1"}),
+        ];
+        let out = input_messages(&messages);
+        assert_eq!(
+            out[0],
+            json!({"role": "system", "parts": [{"type": "text", "content": "be brief"}]})
+        );
+        assert_eq!(
+            out[1]["parts"][0],
+            json!({"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"location": "Paris"}})
+        );
+        assert_eq!(
+            out[2],
+            json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "rainy"}]})
+        );
+    }
+
+    #[test]
+    fn anthropic_blocks() {
+        let msg = json!({"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "42"}]}
+        ]});
+        let out = input_messages(&[msg]);
+        let parts = &out[0]["parts"];
+        assert_eq!(parts[1]["type"], "blob");
+        assert_eq!(parts[1]["mime_type"], "image/png");
+        assert_eq!(
+            parts[2],
+            json!({"type": "tool_call_response", "id": "toolu_1", "response": "42"})
+        );
+    }
+}
