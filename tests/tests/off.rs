@@ -82,6 +82,27 @@ fn off_before_init_and_when_disabled() {
     }
     assert_eq!(allocations() - before, 0, "the off path allocated");
 
+    // The manual API too.
+    let before = allocations();
+    for n in 0..100u32 {
+        let v = trace_llm::span(trace_llm::Operation::Chat, "chat gpt-4o")
+            .provider("openai")
+            .model("gpt-4o")
+            .attribute("app.n", n)
+            .in_scope(|| {
+                trace_llm::current_span().set_attribute("app.k", n);
+                trace_llm::current_span().record_usage(1, 2);
+                n
+            });
+        assert_eq!(v, n);
+        let _guard = trace_llm::span(trace_llm::Operation::Task, "step").start();
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "the manual API allocated while off"
+    );
+
     // Nothing from before init is exported later.
     {
         let h = Harness::new();

@@ -11,41 +11,79 @@ use pin_project_lite::pin_project;
 use crate::context::frame::{self, Frame};
 use crate::span::LiveSpan;
 
+/// What an [`Instrumented`] future does with its span and output when it completes.
+pub trait Finish<T> {
+    /// What the instrumented future yields.
+    type Output;
+    /// Records `value` on `span` (or hands the span on), and returns the output.
+    #[doc(hidden)]
+    fn finish(self, span: LiveSpan, value: T) -> Self::Output;
+}
+
+impl<T, O, F: FnOnce(LiveSpan, T) -> O> Finish<T> for F {
+    type Output = O;
+    fn finish(self, span: LiveSpan, value: T) -> O {
+        self(span, value)
+    }
+}
+
+/// Ends the span when the future completes, leaving the output untouched (the manual API's
+/// [`SpanBuilder::instrument`](crate::SpanBuilder::instrument)).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EndSpan;
+
+impl<T> Finish<T> for EndSpan {
+    type Output = T;
+    fn finish(self, mut span: LiveSpan, value: T) -> T {
+        span.end();
+        value
+    }
+}
+
 pin_project! {
     /// A future whose span is current while it is polled. Built by `#[trace_llm]` on async
     /// functions and by the manual API's `instrument`.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Instrumented<Fut, F> {
+    pub struct Instrumented<Fut, C> {
         #[pin]
         future: Fut,
         span: LiveSpan,
-        finish: Option<F>,
+        finish: Option<C>,
     }
 }
 
 /// Wraps `future` so that `span` is current on every poll; on completion `finish` gets the
 /// span and the output (to record it, end the span, or hand the span on to a stream).
+///
+/// The `FnOnce` bound (rather than `Finish`) lets the generated closure's argument types be
+/// inferred from the future's output, so the probes inside it see concrete types.
 #[doc(hidden)]
 pub fn instrument<Fut, F, O>(span: LiveSpan, future: Fut, finish: F) -> Instrumented<Fut, F>
 where
     Fut: Future,
     F: FnOnce(LiveSpan, Fut::Output) -> O,
 {
-    Instrumented {
-        future,
-        span,
-        finish: Some(finish),
+    Instrumented::new(span, future, finish)
+}
+
+impl<Fut, C> Instrumented<Fut, C> {
+    pub(crate) fn new(span: LiveSpan, future: Fut, finish: C) -> Self {
+        Instrumented {
+            future,
+            span,
+            finish: Some(finish),
+        }
     }
 }
 
-impl<Fut, F, O> Future for Instrumented<Fut, F>
+impl<Fut, C> Future for Instrumented<Fut, C>
 where
     Fut: Future,
-    F: FnOnce(LiveSpan, Fut::Output) -> O,
+    C: Finish<Fut::Output>,
 {
-    type Output = O;
+    type Output = C::Output;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let this = self.project();
         let mut future = this.future;
         let polled = this.span.call(|| future.as_mut().poll(cx));
@@ -54,7 +92,7 @@ where
             Poll::Ready(output) => {
                 let span = mem::replace(this.span, LiveSpan::OFF);
                 match this.finish.take() {
-                    Some(finish) => Poll::Ready(finish(span, output)),
+                    Some(finish) => Poll::Ready(finish.finish(span, output)),
                     // The inner future completed twice: polling after completion is a bug of
                     // the caller, reported as std's own futures do.
                     None => panic!("`Instrumented` future polled after completion"),

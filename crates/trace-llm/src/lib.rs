@@ -190,7 +190,7 @@ pub use context::{
     spawn, spawn_blocking,
 };
 pub use error::Error;
-pub use future::{FutureExt, Instrumented, WithContext};
+pub use future::{EndSpan, Finish, FutureExt, Instrumented, WithContext};
 pub use genai::{
     ErrorType, Evaluation, GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder,
     ResponseRecorder, ScoredDocument, Usage, provider_error_type,
@@ -199,5 +199,5 @@ pub use init::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, Protocol, Stats,
     TracingConfig, TracingGuard, init_tracing,
 };
-pub use span::{AttributeValue, Operation};
-pub use stream::{TracedIter, TracedStream};
+pub use span::{AttributeValue, Operation, SpanBuilder, SpanGuard, SpanHandle, current_span, span};
+pub use stream::{StreamItem, TracedIter, TracedStream};

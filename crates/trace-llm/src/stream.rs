@@ -10,11 +10,56 @@ use std::time::SystemTime;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::genai::StreamStats;
+use crate::genai::{ErrorType, GenAiChunk, ResponseRecorder, StreamStats};
 use crate::span::LiveSpan;
 
 /// Records one item on the span (chunk usage, errors); chosen where the item type is known.
 pub(crate) type OnItem<T> = fn(&T, &mut LiveSpan);
+
+/// An item of a stream traced by hand ([`SpanBuilder::stream`](crate::SpanBuilder::stream),
+/// [`SpanBuilder::iter`](crate::SpanBuilder::iter)): what it says is recorded on the span.
+///
+/// Implemented for every [`GenAiChunk`] type, for `Result`s of them (an `Err` item sets
+/// status Error and its [`ErrorType`] as `error.type`), and for plain text chunks
+/// (`String`, `&str`), which are only counted.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a stream item trace-llm can record",
+    note = "implement `GenAiChunk` for it, or map the stream to `String` chunks"
+)]
+pub trait StreamItem {
+    /// Records the item.
+    fn record_item(&self, rec: &mut ResponseRecorder<'_>);
+}
+
+impl<T: GenAiChunk> StreamItem for T {
+    fn record_item(&self, rec: &mut ResponseRecorder<'_>) {
+        self.record_chunk(rec);
+    }
+}
+
+impl<T: GenAiChunk, E: ErrorType + std::fmt::Display> StreamItem for Result<T, E> {
+    fn record_item(&self, rec: &mut ResponseRecorder<'_>) {
+        match self {
+            Ok(chunk) => chunk.record_chunk(rec),
+            Err(e) => rec.error_of_type(e.error_type(), std::any::type_name::<E>(), e.to_string()),
+        }
+    }
+}
+
+impl StreamItem for String {
+    fn record_item(&self, _rec: &mut ResponseRecorder<'_>) {}
+}
+
+impl StreamItem for &str {
+    fn record_item(&self, _rec: &mut ResponseRecorder<'_>) {}
+}
+
+/// The item recorder of streams traced by hand.
+pub(crate) fn record_stream_item<T: StreamItem>(item: &T, span: &mut LiveSpan) {
+    if let Some(state) = span.state_mut() {
+        item.record_item(&mut ResponseRecorder { state });
+    }
+}
 
 /// What both adapters track per item.
 struct Progress {

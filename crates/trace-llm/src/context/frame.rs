@@ -1,9 +1,11 @@
 //! The per-thread "current frame": which span is the parent of new spans, where their token
-//! and cost totals roll up, and which request context they carry.
+//! and cost totals roll up, which request context they carry, and (for a recording span)
+//! the span's own state, so `current_span()` can record on it.
 //!
 //! Futures and streams own their frame and swap it into the thread-local for the duration of
 //! each poll (as `tokio::task_local!` does), then swap it back out: nothing leaks into the
-//! caller between polls, and no reference count is touched per poll.
+//! caller between polls, no reference count is touched per poll, and the span's state is
+//! reachable from the code it wraps without shared ownership or locks.
 
 use std::cell::RefCell;
 use std::mem;
@@ -12,10 +14,11 @@ use std::sync::Arc;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 
 use super::request::RequestData;
+use crate::span::SpanState;
 use crate::span::tally::Tally;
 
 /// What new spans inherit from the code that starts them.
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub(crate) struct Frame {
     /// The parent of spans started here: one of ours, or a remote / bridged parent.
     pub(crate) span: Option<SpanContext>,
@@ -23,6 +26,8 @@ pub(crate) struct Frame {
     pub(crate) tally: Option<Arc<Tally>>,
     /// The request context of the current scope.
     pub(crate) request: Option<Arc<RequestData>>,
+    /// The state of the span this frame belongs to, when it records.
+    pub(crate) state: Option<Box<SpanState>>,
 }
 
 impl Frame {
@@ -30,7 +35,18 @@ impl Frame {
         span: None,
         tally: None,
         request: None,
+        state: None,
     };
+
+    /// What work running elsewhere inherits: everything but the span's state.
+    fn share(&self) -> Frame {
+        Frame {
+            span: self.span.clone(),
+            tally: self.tally.clone(),
+            request: self.request.clone(),
+            state: None,
+        }
+    }
 }
 
 thread_local! {
@@ -88,6 +104,17 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
         .flatten()
 }
 
+/// Runs `f` on the state of the current span, if it is a recording trace-llm span.
+pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|cell| {
+            let mut frame = cell.try_borrow_mut().ok()?;
+            frame.state.as_deref_mut().map(f)
+        })
+        .ok()
+        .flatten()
+}
+
 /// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads) or
 /// for a span starting now. The current span's tally is created here on first use, so
 /// leaf spans never allocate one and copies share it with the span.
@@ -98,7 +125,7 @@ pub(crate) fn capture() -> Frame {
             if current.span.is_some() && current.tally.is_none() {
                 current.tally = Some(Arc::new(Tally::default()));
             }
-            Some(current.clone())
+            Some(current.share())
         })
         .ok()
         .flatten()

@@ -7,6 +7,7 @@ mod spawn;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;
 
+pub(crate) use request::RequestData;
 pub use request::{
     MAX_CONTEXT_ATTRIBUTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_VALUE_BYTES, RequestContext, Scoped,
 };

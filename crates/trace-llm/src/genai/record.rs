@@ -407,7 +407,7 @@ impl RequestRecorder<'_> {
 
     /// The span's `gen_ai.provider.name`, if set.
     pub fn provider(&self) -> Option<&str> {
-        self.state.provider
+        self.state.provider.as_deref()
     }
 
     /// A provider-specific attribute from [`semconv`](crate::semconv).
@@ -536,6 +536,17 @@ impl ResponseRecorder<'_> {
         }
         self.state
             .add_event(sc::GEN_AI_EVALUATION_RESULT_EVENT, attributes);
+    }
+
+    /// An error with its `error.type` and `exception.type`.
+    pub(crate) fn error_of_type(
+        &mut self,
+        error_type: std::borrow::Cow<'static, str>,
+        exception_type: &str,
+        message: String,
+    ) {
+        self.state
+            .record_error(error_type, exception_type, Some(message));
     }
 
     /// Usage recorded so far on this span (streams report it in pieces).

@@ -12,6 +12,7 @@ use super::Operation;
 use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
+use crate::context::RequestData;
 use crate::context::frame::{self, Entered, Frame};
 use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
@@ -41,10 +42,9 @@ pub struct Meta {
 enum Inner {
     /// Tracing is off, or the span already ended.
     Off,
-    /// Not sampled and nothing needs its data: only the ids, so children and propagation see
-    /// a consistent (unsampled) trace.
-    Unsampled(Frame),
-    Recording(Box<SpanState>),
+    /// A started span: its frame carries its context (and, when it records, its state).
+    /// Unsampled spans without state still propagate consistent (unsampled) ids.
+    Active(Frame),
 }
 
 /// A started span: ends exactly once, through [`end`](LiveSpan::end) or, when dropped
@@ -61,13 +61,13 @@ impl LiveSpan {
     /// Whether there is state to record into (sampled, or kept for totals and metrics).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        matches!(self.inner, Inner::Recording(_))
+        matches!(&self.inner, Inner::Active(frame) if frame.state.is_some())
     }
 
     pub(crate) fn state_mut(&mut self) -> Option<&mut SpanState> {
         match &mut self.inner {
-            Inner::Recording(state) => Some(state),
-            _ => None,
+            Inner::Active(frame) => frame.state.as_deref_mut(),
+            Inner::Off => None,
         }
     }
 
@@ -77,10 +77,10 @@ impl LiveSpan {
     pub fn call<R>(&mut self, f: impl FnOnce() -> R) -> R {
         match &mut self.inner {
             Inner::Off => f(),
-            Inner::Unsampled(frame) => frame::in_frame(frame, f),
-            Inner::Recording(state) => {
+            Inner::Active(frame) if frame.state.is_none() => frame::in_frame(frame, f),
+            Inner::Active(frame) => {
                 let result = {
-                    let _entered = Entered::new(&mut state.frame);
+                    let _entered = Entered::new(frame);
                     catch_unwind(AssertUnwindSafe(f))
                 };
                 match result {
@@ -94,17 +94,33 @@ impl LiveSpan {
         }
     }
 
-    fn end_with_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
-        if let Inner::Recording(mut state) = mem::replace(&mut self.inner, Inner::Off) {
+    /// Takes the state and the frame out, leaving the span ended.
+    fn take(&mut self) -> Option<(Box<SpanState>, Frame)> {
+        match mem::replace(&mut self.inner, Inner::Off) {
+            Inner::Active(mut frame) => frame.state.take().map(|state| (state, frame)),
+            Inner::Off => None,
+        }
+    }
+
+    /// The span's frame (its context, request context, and state when recording).
+    pub(crate) fn frame_mut(&mut self) -> Option<&mut Frame> {
+        match &mut self.inner {
+            Inner::Active(frame) => Some(frame),
+            Inner::Off => None,
+        }
+    }
+
+    pub(crate) fn end_with_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
+        if let Some((mut state, frame)) = self.take() {
             state.record_panic(payload);
-            state.finish();
+            state.finish(frame);
         }
     }
 
     /// Ends the span now. Later calls do nothing.
     pub fn end(&mut self) {
-        if let Inner::Recording(state) = mem::replace(&mut self.inner, Inner::Off) {
-            state.finish();
+        if let Some((state, frame)) = self.take() {
+            state.finish(frame);
         }
     }
 
@@ -125,9 +141,9 @@ impl LiveSpan {
     /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
     pub fn wants_tool_result(&self) -> bool {
         match &self.inner {
-            Inner::Recording(state) => {
-                state.operation == Operation::ExecuteTool && state.capture_content()
-            }
+            Inner::Active(Frame {
+                state: Some(state), ..
+            }) => state.operation == Operation::ExecuteTool && state.capture_content(),
             _ => false,
         }
     }
@@ -158,13 +174,13 @@ impl LiveSpan {
 
 impl Drop for LiveSpan {
     fn drop(&mut self) {
-        if let Inner::Recording(mut state) = mem::replace(&mut self.inner, Inner::Off) {
+        if let Some((mut state, frame)) = self.take() {
             if std::thread::panicking() {
                 state.record_panic(None);
             } else {
                 state.record_cancelled();
             }
-            state.finish();
+            state.finish(frame);
         }
     }
 }
@@ -242,6 +258,19 @@ fn start_enabled<F>(meta: &'static Meta, init: F) -> LiveSpan
 where
     F: FnOnce(&mut SpanInit<'_>),
 {
+    begin(meta.operation, |state| {
+        apply_meta(state, meta);
+        init(&mut SpanInit { state });
+        span_name(meta, state.request_model.as_deref())
+    })
+}
+
+/// Starts a span: ids, parent, sampling decision; for a recording span, `describe` sets its
+/// attributes and returns its name (the request context's values are applied after it).
+pub(crate) fn begin(
+    operation: Operation,
+    describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
+) -> LiveSpan {
     let Some(pipeline) = pipeline::current() else {
         return LiveSpan::OFF;
     };
@@ -258,34 +287,37 @@ where
     let span_context = SpanContext::new(trace_id, new_span_id(), flags, false, trace_state);
     if !sampled && !pipeline.settings.keep_unsampled && inherited.request.is_none() {
         return LiveSpan {
-            inner: Inner::Unsampled(Frame {
+            inner: Inner::Active(Frame {
                 span: Some(span_context),
                 tally: None,
-                request: inherited.request,
+                request: None,
+                state: None,
             }),
         };
     }
     let parent = parent.cloned();
-    let mut state = Box::new(SpanState::new(
+    let (state, mut frame) = SpanState::new(
         pipeline,
         sampled,
-        meta.operation,
+        operation,
         span_context,
         parent.as_ref(),
         inherited,
-    ));
-    apply_meta(&mut state, meta);
-    init(&mut SpanInit { state: &mut state });
-    apply_request_context(&mut state);
-    state.name = span_name(meta, state.request_model.as_deref());
+    );
+    let mut state = Box::new(state);
+    state.name = describe(&mut state);
+    if let Some(request) = &frame.request {
+        apply_request_context(&mut state, request);
+    }
     if sampled {
         pipeline
             .counters
             .started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+    frame.state = Some(state);
     LiveSpan {
-        inner: Inner::Recording(state),
+        inner: Inner::Active(frame),
     }
 }
 
@@ -295,8 +327,7 @@ fn apply_meta(state: &mut SpanState, meta: &'static Meta) {
         state.push_attr(sc::GEN_AI_OPERATION_NAME, op);
     }
     if let Some(provider) = meta.provider {
-        state.provider = Some(provider);
-        state.push_attr(sc::GEN_AI_PROVIDER_NAME, provider);
+        state.set_provider(Cow::Borrowed(provider));
     }
     if let Some(model) = meta.model {
         state.set_request_model(model);
@@ -320,10 +351,7 @@ fn apply_meta(state: &mut SpanState, meta: &'static Meta) {
     state.push_attr(sc::CODE_FUNCTION_NAME, meta.function);
 }
 
-fn apply_request_context(state: &mut SpanState) {
-    let Some(request) = state.frame.request.clone() else {
-        return;
-    };
+fn apply_request_context(state: &mut SpanState, request: &RequestData) {
     let values = &request.values;
     for (key, value) in [
         (sc::TRACE_LLM_PROMPT_VERSION, values.get_prompt_version()),

@@ -4,12 +4,14 @@
 
 pub(crate) mod ids;
 mod live;
+mod manual;
 mod state;
 pub(crate) mod tally;
 mod value;
 
 pub(crate) use live::start;
 pub use live::{LiveSpan, Meta, SpanInit};
+pub use manual::{SpanBuilder, SpanGuard, SpanHandle, current_span, span};
 pub(crate) use state::SpanState;
 pub use value::AttributeValue;
 pub use value::StrValue;

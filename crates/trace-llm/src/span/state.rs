@@ -41,21 +41,20 @@ pub(crate) struct SpanState {
     dropped_events: u32,
     status: Status,
     pub(crate) error_type: Option<Cow<'static, str>>,
-    pub(crate) provider: Option<&'static str>,
+    pub(crate) provider: Option<Cow<'static, str>>,
     pub(crate) request_model: Option<String>,
     conversation_id_set: bool,
     stream_flag_set: bool,
     #[cfg(feature = "json")]
     content_truncated: bool,
     pub(crate) response: ResponseData,
-    /// This span as the current frame of its body: span context, its own tally (created when
-    /// a child first needs it), the request context.
-    pub(crate) frame: Frame,
     /// Where this span's subtotal goes when it ends.
     pub(crate) parent_tally: Option<Arc<Tally>>,
 }
 
 impl SpanState {
+    /// A recording span's state, and the frame its body runs in (span context, request
+    /// context; the span's own tally is created when a child first needs it).
     pub(crate) fn new(
         pipeline: &'static Pipeline,
         sampled: bool,
@@ -63,13 +62,13 @@ impl SpanState {
         span_context: SpanContext,
         parent: Option<&SpanContext>,
         inherited: Frame,
-    ) -> Self {
+    ) -> (Self, Frame) {
         let Frame {
             tally: parent_tally,
             request,
             ..
         } = inherited;
-        SpanState {
+        let state = SpanState {
             pipeline,
             sampled,
             operation,
@@ -92,13 +91,15 @@ impl SpanState {
             #[cfg(feature = "json")]
             content_truncated: false,
             response: ResponseData::default(),
-            frame: Frame {
-                span: Some(span_context),
-                tally: None,
-                request,
-            },
             parent_tally,
-        }
+        };
+        let frame = Frame {
+            span: Some(span_context),
+            tally: None,
+            request,
+            state: None,
+        };
+        (state, frame)
     }
 
     pub(crate) fn capture_content(&self) -> bool {
@@ -108,6 +109,13 @@ impl SpanState {
     /// Appends an attribute this crate owns (semconv or `trace_llm.*` key).
     pub(crate) fn push_attr(&mut self, key: &'static str, value: impl Into<Value>) {
         self.attributes.push(KeyValue::new(key, value));
+    }
+
+    pub(crate) fn set_provider(&mut self, provider: Cow<'static, str>) {
+        if self.provider.is_none() {
+            self.push_attr(sc::GEN_AI_PROVIDER_NAME, provider.clone());
+            self.provider = Some(provider);
+        }
     }
 
     pub(crate) fn set_request_model(&mut self, model: &str) {
@@ -260,11 +268,11 @@ impl SpanState {
     }
 
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
-    pub(crate) fn finish(mut self: Box<Self>) {
+    /// `frame` is the span's own frame (its context, its tally, the request context).
+    pub(crate) fn finish(mut self: Box<Self>, frame: Frame) {
         let end = SystemTime::now();
         let own = self.own_subtotal();
-        let descendants = self
-            .frame
+        let descendants = frame
             .tally
             .as_ref()
             .map(|t| t.snapshot())
@@ -274,7 +282,7 @@ impl SpanState {
         if let Some(parent) = &self.parent_tally {
             parent.add(total);
         }
-        if let Some(request) = &self.frame.request {
+        if let Some(request) = &frame.request {
             request.totals.add(own);
         }
         if !self.sampled {
@@ -311,7 +319,7 @@ impl SpanState {
             self.add_event(sc::TRACE_LLM_RESPONSE_TRUNCATED_EVENT, Vec::new());
         }
 
-        let Some(span_context) = self.frame.span.take() else {
+        let Some(span_context) = frame.span else {
             return;
         };
         let mut events = SpanEvents::default();
