@@ -53,6 +53,8 @@ mod genai;
 mod init;
 mod span;
 mod stream;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 #[doc(hidden)]
 pub mod __private;
@@ -185,6 +187,7 @@ pub use trace_llm_macros::trace_llm;
 
 #[cfg(feature = "json")]
 pub use content::{TRUNCATION_MARKER, mask_secrets};
+pub use context::propagation;
 pub use context::{
     MAX_CONTEXT_ATTRIBUTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_VALUE_BYTES, RequestContext, Scoped,
     spawn, spawn_blocking,

@@ -2,6 +2,7 @@
 //! scopes, and context-preserving `spawn` / `spawn_blocking`.
 
 pub(crate) mod frame;
+pub mod propagation;
 mod request;
 mod spawn;
 #[cfg(feature = "tracing")]

@@ -192,7 +192,12 @@ impl RequestContext {
     /// inherited; the request totals are shared with the outer scope.
     fn resolve(self) -> Arc<RequestData> {
         let outer = frame::with_current(|f| f.request.clone()).flatten();
-        Arc::new(match outer {
+        Arc::new(self.resolve_over(outer.as_deref()))
+    }
+
+    /// Merges this context over `outer` (see [`resolve`](Self::resolve)).
+    pub(crate) fn resolve_over(self, outer: Option<&RequestData>) -> RequestData {
+        match outer {
             None => RequestData {
                 values: self,
                 totals: Arc::default(),
@@ -218,7 +223,7 @@ impl RequestContext {
                     totals: outer.totals.clone(),
                 }
             }
-        })
+        }
     }
 }
 

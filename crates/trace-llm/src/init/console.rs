@@ -148,9 +148,19 @@ fn render_span(
         }
         _ => "ok".to_owned(),
     };
+    // A root continuing another service's trace says which.
+    let remote = if span.parent_span_is_remote {
+        format!(
+            "  (trace {}, remote parent {})",
+            span.span_context.trace_id(),
+            span.parent_span_id
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{first_prefix}{}  {}{kind}  {status}",
+        "{first_prefix}{}  {}{kind}  {status}{remote}",
         span.name,
         format_duration(duration)
     );
