@@ -8,7 +8,9 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use trace_llm::{TracingConfig, TracingGuard};
 
+pub mod collector;
 pub mod fixtures;
+pub mod phoenix;
 
 /// The tracing pipeline is process-global: tests of one binary take turns.
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -178,3 +178,17 @@ fn shutdown_exports_everything_ended_before_it() {
     // After shutdown, decorated functions run untraced.
     assert_eq!(tool(3), 3);
 }
+
+#[test]
+fn https_endpoints_are_accepted_over_both_protocols() {
+    let _serial = serial();
+    for protocol in [trace_llm::Protocol::Grpc, trace_llm::Protocol::HttpProtobuf] {
+        let guard = TracingConfig::default()
+            .otlp_endpoint("https://127.0.0.1:9")
+            .protocol(protocol)
+            .shutdown_timeout(std::time::Duration::from_millis(200))
+            .init()
+            .unwrap_or_else(|e| panic!("{protocol:?}: {e}"));
+        let _ = guard.shutdown();
+    }
+}

@@ -20,7 +20,9 @@ use crate::diag;
 use crate::error::Error;
 use crate::semconv as sc;
 
-/// Default most spans the queue holds before it drops (see the README for the memory bound).
+/// Default most spans the queue holds before it drops: enough for a 100,000-span burst to
+/// reach a live collector whole. A queued GenAI span takes about 2 KiB, so this bounds the
+/// queue near 256 MiB in the worst case (dead collector, sustained burst).
 pub const DEFAULT_QUEUE_SIZE: usize = 131_072;
 /// Default most spans per export call.
 pub const DEFAULT_BATCH_SIZE: usize = 512;
