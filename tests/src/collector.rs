@@ -145,6 +145,7 @@ pub struct Rotel {
     pub http_port: u16,
     dir: PathBuf,
     spans_file: PathBuf,
+    metrics_file: PathBuf,
 }
 
 impl Rotel {
@@ -161,6 +162,7 @@ impl Rotel {
             grpc_port: free_port(),
             http_port: free_port(),
             spans_file: dir.join("spans.jsonl"),
+            metrics_file: dir.join("metrics.jsonl"),
             dir,
         };
         rotel.launch();
@@ -170,7 +172,7 @@ impl Rotel {
     fn launch(&mut self) {
         let processor = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("collector")
-            .join("record_spans.py");
+            .join("record.py");
         let log = File::create(self.dir.join("rotel.log")).expect("rotel log");
         let child = Command::new(rotel_agent())
             .arg("start")
@@ -185,12 +187,16 @@ impl Rotel {
             .args(["--exporter", "blackhole"])
             .arg("--otlp-with-trace-processor")
             .arg(&processor)
+            .arg("--otlp-with-metrics-processor")
+            .arg(&processor)
+            .args(["--metrics-batch-timeout", "50ms"])
             .args(["--traces-batch-timeout", "50ms"])
             .arg("--pid-file")
             .arg(self.dir.join("rotel.pid"))
             .arg("--log-file")
             .arg(self.dir.join("rotel-agent.log"))
             .env("TRACE_LLM_SPANS_FILE", &self.spans_file)
+            .env("TRACE_LLM_METRICS_FILE", &self.metrics_file)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -236,6 +242,16 @@ impl Rotel {
             count >= n
         });
         self.spans()
+    }
+
+    /// Every metric received so far, one entry per metric per export: name, unit, kind and
+    /// (for histograms) points with attributes, count, sum and buckets.
+    pub fn metrics(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.metrics_file).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("a JSON line from the processor"))
+            .collect()
     }
 
     /// Number of spans received so far (counts lines, cheaper than parsing).

@@ -10,6 +10,7 @@ use trace_llm::{TracingConfig, TracingGuard};
 
 pub mod collector;
 pub mod fixtures;
+pub mod metrics;
 pub mod phoenix;
 
 /// The tracing pipeline is process-global: tests of one binary take turns.

@@ -21,6 +21,8 @@ fn phoenix_sees_an_llm_span_with_token_counts() {
         .service_name("trace-llm-phoenix-e2e")
         .otlp_endpoint(phoenix.endpoint())
         .protocol(Protocol::HttpProtobuf)
+        // Phoenix takes traces only.
+        .metrics(false)
         .init()
         .expect("init");
     let fixture = Fixture::named(

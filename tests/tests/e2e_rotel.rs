@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use trace_llm::{Protocol, ScoredDocument, TracingConfig, TracingGuard, trace_llm};
-use trace_llm_tests::collector::{Rotel, free_port};
+use trace_llm_tests::collector::{Rotel, free_port, wait_until};
 use trace_llm_tests::fixtures::Fixture;
 use trace_llm_tests::serial;
 
@@ -139,7 +139,105 @@ fn a_pipeline_arrives_intact_over_grpc_and_http() {
             root["scope"]["schema_url"],
             "https://opentelemetry.io/schemas/1.41.0"
         );
+        // Cost on the call, its roll-up on the agent.
+        assert!(
+            a["trace_llm.usage.cost"].as_f64().is_some_and(|c| c > 0.0),
+            "{a}"
+        );
+        assert_eq!(
+            root["attributes"]["trace_llm.usage.total_cost"],
+            a["trace_llm.usage.cost"]
+        );
+        assert_eq!(root["attributes"]["trace_llm.usage.inference_calls"], 1);
+        check_metrics(&rotel, chat, protocol);
     }
+}
+
+/// The GenAI metrics travel the same way as the spans, to the same collector.
+fn check_metrics(rotel: &Rotel, chat: &Value, protocol: Protocol) {
+    let mut metrics = Vec::new();
+    let arrived = wait_until(Duration::from_secs(20), || {
+        metrics = rotel.metrics();
+        metrics
+            .iter()
+            .any(|m| m["name"] == "trace_llm.operation.duration")
+    });
+    assert!(
+        arrived,
+        "{protocol:?}: no metrics reached the collector: {metrics:#?}"
+    );
+    let latest = |name: &str| -> Value {
+        metrics
+            .iter()
+            .rev()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{protocol:?}: no {name} among {metrics:#?}"))
+            .clone()
+    };
+    let duration = latest("gen_ai.client.operation.duration");
+    assert_eq!(duration["unit"], "s");
+    assert_eq!(duration["resource"]["service.name"], "trace-llm-e2e");
+    let points = duration["points"].as_array().expect("histogram points");
+    assert_eq!(points.len(), 1, "{duration:#}");
+    let point = &points[0];
+    assert_eq!(point["count"], 1);
+    let bounds: Vec<f64> =
+        serde_json::from_value(point["explicit_bounds"].clone()).expect("bounds");
+    assert_eq!(bounds, trace_llm::metrics::DURATION_BUCKETS.to_vec());
+    let a = &point["attributes"];
+    assert_eq!(a["gen_ai.operation.name"], "chat");
+    assert_eq!(a["gen_ai.provider.name"], "openai");
+    assert_eq!(
+        a["gen_ai.request.model"],
+        chat["attributes"]["gen_ai.request.model"]
+    );
+    assert_eq!(
+        a["gen_ai.response.model"],
+        chat["attributes"]["gen_ai.response.model"]
+    );
+
+    let tokens = latest("gen_ai.client.token.usage");
+    assert_eq!(tokens["unit"], "{token}");
+    for (kind, key) in [
+        ("input", "gen_ai.usage.input_tokens"),
+        ("output", "gen_ai.usage.output_tokens"),
+    ] {
+        let point = tokens["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .find(|p| p["attributes"]["gen_ai.token.type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} tokens in {tokens:#}"));
+        assert_eq!(point["count"], 1);
+        assert_eq!(
+            point["sum"].as_f64(),
+            chat["attributes"][key].as_f64(),
+            "{kind}"
+        );
+    }
+
+    let steps = latest("trace_llm.operation.duration");
+    let step = |operation: &str| {
+        steps["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .find(|p| p["attributes"]["gen_ai.operation.name"] == operation)
+            .unwrap_or_else(|| panic!("no {operation} in {steps:#}"))
+            .clone()
+    };
+    assert_eq!(
+        step("invoke_agent")["attributes"]["gen_ai.agent.name"],
+        "e2e"
+    );
+    assert_eq!(
+        step("retrieval")["attributes"]["gen_ai.data_source.id"],
+        "docs"
+    );
+    assert_eq!(
+        step("execute_tool")["attributes"]["error.type"],
+        "ToolFailed"
+    );
 }
 
 #[test]

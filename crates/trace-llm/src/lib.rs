@@ -46,11 +46,13 @@ pub mod semconv;
 #[cfg(feature = "json")]
 mod content;
 mod context;
+mod cost;
 mod diag;
 mod error;
 mod future;
 mod genai;
 mod init;
+pub mod metrics;
 mod span;
 mod stream;
 #[cfg(feature = "tower")]
@@ -192,6 +194,7 @@ pub use context::{
     MAX_CONTEXT_ATTRIBUTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_VALUE_BYTES, RequestContext, Scoped,
     spawn, spawn_blocking,
 };
+pub use cost::Price;
 pub use error::Error;
 pub use future::{EndSpan, Finish, FutureExt, Instrumented, WithContext};
 pub use genai::{
@@ -202,5 +205,6 @@ pub use init::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, Protocol, Stats,
     TracingConfig, TracingGuard, init_tracing,
 };
+pub use span::tally::Totals;
 pub use span::{AttributeValue, Operation, SpanBuilder, SpanGuard, SpanHandle, current_span, span};
 pub use stream::{StreamItem, TracedIter, TracedStream};

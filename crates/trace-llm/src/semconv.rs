@@ -191,6 +191,9 @@ pub const TRACE_LLM_USAGE_TOTAL_COST: &str = "trace_llm.usage.total_cost";
 pub const TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS: &str = "trace_llm.usage.total_input_tokens";
 /// Output tokens of this span's descendants and itself (int).
 pub const TRACE_LLM_USAGE_TOTAL_OUTPUT_TOKENS: &str = "trace_llm.usage.total_output_tokens";
+/// Inference and embeddings calls among this span's descendants and itself that had usage
+/// but no known price, so are missing from `trace_llm.usage.total_cost` (int; only when > 0).
+pub const TRACE_LLM_USAGE_UNPRICED_CALLS: &str = "trace_llm.usage.unpriced_calls";
 /// Inference and embeddings calls among this span's descendants and itself (int).
 pub const TRACE_LLM_USAGE_INFERENCE_CALLS: &str = "trace_llm.usage.inference_calls";
 /// Set (true) on a content attribute's span when a content value was cut to the size limit.

@@ -65,6 +65,11 @@ pub(crate) fn record_stream_item<T: StreamItem>(item: &T, span: &mut LiveSpan) {
 struct Progress {
     chunks: u64,
     done: bool,
+    /// When the previous item arrived (for the time-per-chunk metric).
+    last_item: Option<SystemTime>,
+    /// The time-per-chunk metric's attributes, built once (at the second chunk, when the
+    /// first has told the response model).
+    gap_attributes: Option<Vec<opentelemetry::KeyValue>>,
 }
 
 impl Progress {
@@ -75,6 +80,8 @@ impl Progress {
         Progress {
             chunks: 0,
             done: false,
+            last_item: None,
+            gap_attributes: None,
         }
     }
 
@@ -82,6 +89,17 @@ impl Progress {
     fn item<T>(&mut self, span: &mut LiveSpan, item: &T, on_item: OnItem<T>) {
         self.chunks += 1;
         if let Some(state) = span.state_mut() {
+            let now = SystemTime::now();
+            if let (Some(previous), Some(metrics)) =
+                (self.last_item, &state.pipeline.settings.metrics)
+            {
+                let gap = now.duration_since(previous).unwrap_or_default();
+                let attributes = self
+                    .gap_attributes
+                    .get_or_insert_with(|| metrics.chunk_attributes(state));
+                metrics.record_chunk_gap(state, attributes, gap.as_secs_f64());
+            }
+            self.last_item = Some(now);
             let start = state.start;
             let stats = state
                 .response
@@ -89,7 +107,7 @@ impl Progress {
                 .get_or_insert_with(StreamStats::default);
             stats.chunks = self.chunks;
             if self.chunks == 1 {
-                let elapsed = SystemTime::now().duration_since(start).unwrap_or_default();
+                let elapsed = now.duration_since(start).unwrap_or_default();
                 stats.time_to_first_chunk = Some(elapsed.as_secs_f64());
             }
         }

@@ -170,6 +170,22 @@ impl RequestContext {
         frame::with_current(|f| f.request.as_ref().map(|r| r.values.clone())).flatten()
     }
 
+    /// The running totals of the current request: tokens, model calls and cost of every
+    /// model call that ended inside its scope so far (sampled or not, on spawned tasks and
+    /// streams too). Zero outside any scope.
+    ///
+    /// ```
+    /// use trace_llm::RequestContext;
+    /// let totals = RequestContext::new().sync_scope(RequestContext::totals);
+    /// assert_eq!(totals.inference_calls, 0);
+    /// ```
+    pub fn totals() -> crate::Totals {
+        frame::with_current(|f| f.request.as_ref().map(|r| r.totals.snapshot()))
+            .flatten()
+            .map(crate::Totals::from)
+            .unwrap_or_default()
+    }
+
     /// Runs `future` with this context current on every poll; spans started inside carry
     /// its values. Values the context does not set are inherited from the scope the future
     /// is first polled in.

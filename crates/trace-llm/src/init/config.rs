@@ -1,23 +1,29 @@
 //! `TracingConfig`: the by-value builder behind `init_tracing()`. Every setting left unset
 //! in code is read from its `OTEL_*` variable at `init()`, then defaulted.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanExporter;
 
 use super::console::ConsoleExporter;
 use super::env;
-use super::exporter::{DynExporter, NoopExporter};
+use super::exporter::{DynExporter, DynMetricExporter, NoopExporter};
 use super::guard::TracingGuard;
 use super::otlp::{OtlpSettings, Protocol};
-use super::pipeline::{self, ExporterFactory, Limits, Pipeline, Redactor, Settings};
+use super::pipeline::{self, Limits, Pipeline, Redactor, Settings};
 use super::sampler::{Root, Sampler};
+use super::worker::{self, ExporterFactory, MetricExporterFactory, MetricsWork};
+use crate::cost::{Price, PriceTable};
 use crate::diag;
 use crate::error::Error;
+use crate::metrics::MetricsSetup;
 use crate::semconv as sc;
 
 /// Default most spans the queue holds before it drops: enough for a 100,000-span burst to
@@ -73,6 +79,9 @@ pub struct TracingConfig {
     redact: Option<Redactor>,
     exporter: Option<ExporterChoice>,
     shutdown_timeout: Option<Duration>,
+    metrics: Option<bool>,
+    metric_exporter: Option<(Box<dyn DynMetricExporter>, Temporality)>,
+    prices: HashMap<String, Price>,
 }
 
 impl fmt::Debug for TracingConfig {
@@ -211,6 +220,49 @@ impl TracingConfig {
         self
     }
 
+    /// Turns the GenAI metrics on or off (else `OTEL_METRICS_EXPORTER`; by default on when
+    /// spans go over OTLP, to the same endpoint).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = Some(on);
+        self
+    }
+
+    /// Export metrics to any OpenTelemetry SDK metric exporter (an in-memory exporter in
+    /// tests, a custom backend). Turns metrics on.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// let metrics = InMemoryMetricExporter::default();
+    /// let guard = trace_llm::TracingConfig::default()
+    ///     .with_span_exporter(InMemorySpanExporter::default())
+    ///     .with_metric_exporter(metrics.clone())
+    ///     .init()?;
+    /// guard.force_flush()?; // exports metrics too
+    /// # Ok::<(), trace_llm::Error>(())
+    /// ```
+    pub fn with_metric_exporter<E: PushMetricExporter>(mut self, exporter: E) -> Self {
+        let temporality = exporter.temporality();
+        self.metric_exporter = Some((Box::new(exporter), temporality));
+        self
+    }
+
+    /// Adds or overrides the price of `model` (matched exactly against the response model,
+    /// then the request model). These prices win over the bundled `genai-prices` table.
+    ///
+    /// ```
+    /// use trace_llm::{Price, TracingConfig};
+    ///
+    /// let config = TracingConfig::default()
+    ///     .model_price("llama-3.1-70b-internal", Price::per_million_tokens(0.20, 0.20))
+    ///     .model_price("gpt-4o", Price::per_million_tokens(2.0, 8.0).cache_read(1.0));
+    /// ```
+    pub fn model_price(mut self, model: impl Into<String>, price: Price) -> Self {
+        self.prices.insert(model.into(), price);
+        self
+    }
+
     /// Longest that [`TracingGuard::shutdown`] and dropping the guard wait for the last
     /// export (default 5 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -230,19 +282,50 @@ impl TracingConfig {
             None => exporter_from_env(),
         };
         let export_on_root_end = matches!(exporter, ExporterChoice::Console);
+        let spans_over_otlp = matches!(exporter, ExporterChoice::Otlp);
+        let headers = self.headers;
+        let mut otlp_settings: Option<OtlpSettings> = None;
+        let mut otlp = |protocol, endpoint: Option<&str>, timeout| -> Result<OtlpSettings, Error> {
+            if otlp_settings.is_none() {
+                otlp_settings = Some(OtlpSettings::resolve(
+                    protocol,
+                    endpoint,
+                    headers.clone(),
+                    timeout,
+                )?);
+            }
+            Ok(otlp_settings
+                .clone()
+                .unwrap_or_else(|| unreachable!("just set")))
+        };
         let factory: ExporterFactory = match exporter {
             ExporterChoice::Otlp => {
-                let settings = OtlpSettings::resolve(
-                    self.protocol,
-                    self.otlp_endpoint.as_deref(),
-                    self.headers,
-                    self.timeout,
-                )?;
+                let settings = otlp(self.protocol, self.otlp_endpoint.as_deref(), self.timeout)?;
                 Box::new(move || super::otlp::build(settings))
             }
             ExporterChoice::Console => Box::new(|| Ok(Box::new(ConsoleExporter::stdout()) as _)),
             ExporterChoice::None => Box::new(|| Ok(Box::new(NoopExporter) as _)),
             ExporterChoice::Custom(exporter) => Box::new(move || Ok(exporter)),
+        };
+        let metrics_choice = match (self.metrics, self.metric_exporter) {
+            (Some(false), _) => None,
+            (_, Some((exporter, temporality))) => {
+                let factory: MetricExporterFactory = Box::new(move || Ok(exporter));
+                Some((factory, temporality))
+            }
+            (explicit, None) => {
+                let wanted = explicit.unwrap_or_else(|| metrics_from_env(spans_over_otlp));
+                if wanted {
+                    let settings =
+                        otlp(self.protocol, self.otlp_endpoint.as_deref(), self.timeout)?;
+                    let temporality = temporality_from_env();
+                    let factory: MetricExporterFactory =
+                        Box::new(move || super::otlp::build_metrics(settings, temporality));
+                    Some((factory, temporality))
+                } else {
+                    None
+                }
+            }
         };
         let resource = build_resource(self.service_name, self.service_version, self.environment);
         let sampler = match self.sample_ratio {
@@ -273,16 +356,34 @@ impl TracingConfig {
             .capture_content
             .or_else(|| env::bool_var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
             .unwrap_or(false);
+        let scope = InstrumentationScope::builder(sc::SCOPE_NAME)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .with_schema_url(sc::SCHEMA_URL)
+            .build();
+        let (instruments, metrics_work) = match metrics_choice {
+            Some((factory, temporality)) => {
+                let setup = MetricsSetup::new(resource.clone(), scope.clone(), temporality);
+                let work = MetricsWork {
+                    factory,
+                    reader: setup.reader,
+                    provider: setup.provider,
+                    interval: env::millis_var("OTEL_METRIC_EXPORT_INTERVAL")
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or(Duration::from_secs(60)),
+                };
+                (Some(setup.instruments), Some(work))
+            }
+            None => (None, None),
+        };
         let settings = Settings {
-            scope: InstrumentationScope::builder(sc::SCOPE_NAME)
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .with_schema_url(sc::SCHEMA_URL)
-                .build(),
+            scope,
             sampler,
             capture_content,
             content_max_bytes: self.content_max_bytes.unwrap_or(DEFAULT_CONTENT_MAX_BYTES),
             redact: self.redact,
-            keep_unsampled: false,
+            keep_unsampled: instruments.is_some(),
+            metrics: instruments,
+            prices: PriceTable::new(self.prices),
             export_on_root_end,
         };
         let pipeline: &'static Pipeline = Box::leak(Box::new(Pipeline::new(settings, limits)));
@@ -291,7 +392,7 @@ impl TracingConfig {
             exporter.set_resource(&resource);
             Ok(exporter)
         });
-        pipeline::spawn_worker(pipeline, with_resource)?;
+        worker::spawn(pipeline, with_resource, metrics_work)?;
         let shutdown_timeout = self.shutdown_timeout.unwrap_or(Duration::from_secs(5));
         if let Err(e) = pipeline::install(pipeline) {
             // Stop the worker we just started; its pipeline never received a span.
@@ -326,6 +427,42 @@ fn exporter_from_env() -> ExporterChoice {
                 "OTEL_TRACES_EXPORTER={value:?} is not supported (otlp, console, none); using otlp"
             ));
             ExporterChoice::Otlp
+        }
+    }
+}
+
+/// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; unset means on when spans go over OTLP.
+fn metrics_from_env(spans_over_otlp: bool) -> bool {
+    let Some(value) = env::var("OTEL_METRICS_EXPORTER") else {
+        return spans_over_otlp;
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "otlp" => true,
+        "none" => false,
+        _ => {
+            diag::warn(format_args!(
+                "OTEL_METRICS_EXPORTER={value:?} is not supported (otlp, none); metrics are off"
+            ));
+            false
+        }
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: cumulative (default) or delta.
+fn temporality_from_env() -> Temporality {
+    let Some(value) = env::var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") else {
+        return Temporality::Cumulative;
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "cumulative" => Temporality::Cumulative,
+        "delta" => Temporality::Delta,
+        "lowmemory" => Temporality::LowMemory,
+        _ => {
+            diag::warn(format_args!(
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE={value:?} is not one of \
+                 cumulative, delta, lowmemory; using cumulative"
+            ));
+            Temporality::Cumulative
         }
     }
 }

@@ -158,9 +158,10 @@ fn render_span(
     } else {
         String::new()
     };
+    let money = cost_summary(&span.attributes);
     let _ = writeln!(
         out,
-        "{first_prefix}{}  {}{kind}  {status}{remote}",
+        "{first_prefix}{}  {}{kind}  {status}{money}{remote}",
         span.name,
         format_duration(duration)
     );
@@ -194,6 +195,59 @@ fn render_span(
     }
 }
 
+/// Keys the header line summarises (see [`cost_summary`]).
+const SUMMARISED_KEYS: [&str; 5] = [
+    sc::TRACE_LLM_USAGE_COST,
+    sc::TRACE_LLM_USAGE_TOTAL_COST,
+    sc::TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS,
+    sc::TRACE_LLM_USAGE_TOTAL_OUTPUT_TOKENS,
+    sc::TRACE_LLM_USAGE_INFERENCE_CALLS,
+];
+
+/// `  $0.000123` for a priced call; `  total $0.0042 (3 calls, 1200 in / 310 out tokens)`
+/// for a span with descendants that used models.
+fn cost_summary(attributes: &[KeyValue]) -> String {
+    let float = |key| match attr(attributes, key) {
+        Some(Value::F64(v)) => Some(*v),
+        _ => None,
+    };
+    let int = |key| match attr(attributes, key) {
+        Some(Value::I64(v)) => Some(*v),
+        _ => None,
+    };
+    let mut summary = String::new();
+    if let Some(cost) = float(sc::TRACE_LLM_USAGE_COST) {
+        let _ = write!(summary, "  {}", format_usd(cost));
+    }
+    if let Some(calls) = int(sc::TRACE_LLM_USAGE_INFERENCE_CALLS) {
+        let total =
+            float(sc::TRACE_LLM_USAGE_TOTAL_COST).map_or_else(|| "unpriced".to_owned(), format_usd);
+        let plural = if calls == 1 { "" } else { "s" };
+        let _ = write!(
+            summary,
+            "  total {total} ({calls} call{plural}, {} in / {} out tokens)",
+            int(sc::TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS).unwrap_or(0),
+            int(sc::TRACE_LLM_USAGE_TOTAL_OUTPUT_TOKENS).unwrap_or(0),
+        );
+    }
+    summary
+}
+
+/// Dollars with four significant digits below $1 (a single call can cost $0.0000001).
+fn format_usd(usd: f64) -> String {
+    if usd >= 1.0 {
+        return format!("${usd:.2}");
+    }
+    if usd <= 0.0 || !usd.is_finite() {
+        return "$0".to_owned();
+    }
+    // Digits after the point for four significant ones, at most 12 (a pico-dollar).
+    let decimals = (3.0 - usd.log10().floor()).clamp(2.0, 12.0) as usize;
+    let text = format!("{usd:.decimals$}");
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    format!("${trimmed}")
+}
+
 /// Request-context keys: shown on a span only where they differ from its parent's.
 const INHERITED_KEYS: [&str; 4] = [
     sc::TRACE_LLM_PROMPT_VERSION,
@@ -207,7 +261,10 @@ const INHERITED_KEYS: [&str; 4] = [
 fn render_details(span: &SpanData, parent: Option<&SpanData>, prefix: &str, out: &mut String) {
     let mut line = String::new();
     for KeyValue { key, value, .. } in &span.attributes {
-        if key.as_str() == sc::CODE_FUNCTION_NAME || key.as_str() == sc::ERROR_TYPE {
+        if key.as_str() == sc::CODE_FUNCTION_NAME
+            || key.as_str() == sc::ERROR_TYPE
+            || SUMMARISED_KEYS.contains(&key.as_str())
+        {
             continue;
         }
         let inherited = INHERITED_KEYS.contains(&key.as_str())
@@ -321,6 +378,16 @@ mod tests {
             status: Status::Ok,
             instrumentation_scope: InstrumentationScope::builder("t").build(),
         }
+    }
+
+    #[test]
+    fn formats_dollars_with_four_significant_digits() {
+        assert_eq!(format_usd(0.0), "$0");
+        assert_eq!(format_usd(0.003465), "$0.003465");
+        assert_eq!(format_usd(0.0055), "$0.0055");
+        assert_eq!(format_usd(1e-7), "$0.0000001");
+        assert_eq!(format_usd(0.020_324_68), "$0.02032");
+        assert_eq!(format_usd(12.5), "$12.50");
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
@@ -44,5 +46,26 @@ pub(crate) struct NoopExporter;
 impl SpanExporter for NoopExporter {
     async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
         Ok(())
+    }
+}
+
+/// An object-safe face for `opentelemetry_sdk::metrics::exporter::PushMetricExporter`.
+pub(crate) trait DynMetricExporter: Send + Sync {
+    fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a>;
+    fn force_flush(&self) -> OTelSdkResult;
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
+}
+
+impl<E: PushMetricExporter> DynMetricExporter for E {
+    fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a> {
+        Box::pin(PushMetricExporter::export(self, metrics))
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        PushMetricExporter::force_flush(self)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        PushMetricExporter::shutdown_with_timeout(self, timeout)
     }
 }

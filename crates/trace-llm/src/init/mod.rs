@@ -9,6 +9,7 @@ mod guard;
 mod otlp;
 pub(crate) mod pipeline;
 mod sampler;
+mod worker;
 
 pub use config::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, TracingConfig,

@@ -22,19 +22,42 @@ pub enum Protocol {
     HttpProtobuf,
 }
 
-impl Protocol {
-    fn default_endpoint(self) -> &'static str {
+/// Which OTLP signal an endpoint is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn path(self) -> &'static str {
         match self {
-            Protocol::Grpc => "http://localhost:4317",
-            Protocol::HttpProtobuf => "http://localhost:4318/v1/traces",
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
         }
     }
 
-    /// The full traces URL for a base endpoint like `OTEL_EXPORTER_OTLP_ENDPOINT`.
-    fn traces_url(self, base: &str) -> String {
+    fn env(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        }
+    }
+}
+
+impl Protocol {
+    fn default_base(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf => "http://localhost:4318",
+        }
+    }
+
+    /// The full URL of `signal` for a base endpoint like `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    fn signal_url(self, base: &str, signal: Signal) -> String {
         match self {
             Protocol::Grpc => base.to_owned(),
-            Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+            Protocol::HttpProtobuf => format!("{}{}", base.trim_end_matches('/'), signal.path()),
         }
     }
 }
@@ -45,6 +68,7 @@ impl Protocol {
 pub(crate) struct OtlpSettings {
     pub(crate) protocol: Protocol,
     pub(crate) endpoint: String,
+    pub(crate) metrics_endpoint: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
 }
@@ -124,14 +148,18 @@ impl OtlpSettings {
             Some(p) => available(p, true)?,
             None => available(protocol_from_env().unwrap_or(Protocol::HttpProtobuf), false)?,
         };
-        let endpoint = match code_endpoint {
-            Some(base) => {
-                let url = protocol.traces_url(base);
-                valid_url(&url).map_err(Error::InvalidConfig)?;
-                url
+        let resolve = |signal: Signal| -> Result<String, Error> {
+            match code_endpoint {
+                Some(base) => {
+                    let url = protocol.signal_url(base, signal);
+                    valid_url(&url).map_err(Error::InvalidConfig)?;
+                    Ok(url)
+                }
+                None => Ok(endpoint_from_env(protocol, signal)),
             }
-            None => endpoint_from_env(protocol),
         };
+        let endpoint = resolve(Signal::Traces)?;
+        let metrics_endpoint = resolve(Signal::Metrics)?;
         let timeout = code_timeout
             .or_else(|| env::millis_var("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"))
             .or_else(|| env::millis_var("OTEL_EXPORTER_OTLP_TIMEOUT"))
@@ -145,21 +173,19 @@ impl OtlpSettings {
         Ok(OtlpSettings {
             protocol,
             endpoint,
+            metrics_endpoint,
             headers,
             timeout,
         })
     }
 }
 
-fn endpoint_from_env(protocol: Protocol) -> String {
-    let candidates = [
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", false),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", true),
-    ];
+fn endpoint_from_env(protocol: Protocol, signal: Signal) -> String {
+    let candidates = [(signal.env(), false), ("OTEL_EXPORTER_OTLP_ENDPOINT", true)];
     for (name, is_base) in candidates {
         if let Some(value) = env::var(name) {
             let url = if is_base {
-                protocol.traces_url(&value)
+                protocol.signal_url(&value, signal)
             } else {
                 value.clone()
             };
@@ -169,7 +195,7 @@ fn endpoint_from_env(protocol: Protocol) -> String {
             }
         }
     }
-    protocol.default_endpoint().to_owned()
+    protocol.signal_url(protocol.default_base(), signal)
 }
 
 /// Retries with backoff inside one export call; the pipeline's export budget bounds the
@@ -202,15 +228,7 @@ pub(crate) fn build(
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
-            let mut headers = http::HeaderMap::new();
-            for (key, value) in &settings.headers {
-                if let (Ok(k), Ok(v)) = (
-                    http::HeaderName::try_from(key.as_str()),
-                    http::HeaderValue::try_from(value.as_str()),
-                ) {
-                    headers.append(k, v);
-                }
-            }
+            let headers = header_map(&settings.headers);
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(settings.endpoint)
@@ -242,4 +260,76 @@ pub(crate) fn build(
             "OTLP protocol {other:?} is not compiled in"
         ))),
     }
+}
+
+/// Builds the OTLP metric exporter; called on the export thread, inside its Tokio runtime.
+#[cfg(not(any(feature = "grpc", feature = "http")))]
+pub(crate) fn build_metrics(
+    settings: OtlpSettings,
+    temporality: opentelemetry_sdk::metrics::Temporality,
+) -> Result<Box<dyn super::exporter::DynMetricExporter>, Error> {
+    let _ = (settings, temporality);
+    Err(Error::InvalidConfig(
+        "OTLP export needs the `grpc` or `http` feature of trace-llm".into(),
+    ))
+}
+
+/// Builds the OTLP metric exporter; called on the export thread, inside its Tokio runtime.
+#[cfg(any(feature = "grpc", feature = "http"))]
+pub(crate) fn build_metrics(
+    settings: OtlpSettings,
+    temporality: opentelemetry_sdk::metrics::Temporality,
+) -> Result<Box<dyn super::exporter::DynMetricExporter>, Error> {
+    let invalid = |e: opentelemetry_otlp::ExporterBuildError| Error::InvalidConfig(e.to_string());
+    match settings.protocol {
+        #[cfg(feature = "grpc")]
+        Protocol::Grpc => {
+            use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.metrics_endpoint)
+                .with_timeout(settings.timeout)
+                .with_metadata(
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
+                        header_map(&settings.headers),
+                    ),
+                )
+                .with_temporality(temporality)
+                .build()
+                .map_err(invalid)?;
+            Ok(Box::new(exporter))
+        }
+        #[cfg(feature = "http")]
+        Protocol::HttpProtobuf => {
+            use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(settings.metrics_endpoint)
+                .with_timeout(settings.timeout)
+                .with_headers(settings.headers.into_iter().collect())
+                .with_temporality(temporality)
+                .build()
+                .map_err(invalid)?;
+            Ok(Box::new(exporter))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(Error::InvalidConfig(format!(
+            "OTLP protocol {other:?} is not compiled in"
+        ))),
+    }
+}
+
+#[cfg(feature = "grpc")]
+fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (key, value) in headers {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::try_from(key.as_str()),
+            http::HeaderValue::try_from(value.as_str()),
+        ) {
+            map.append(k, v);
+        }
+    }
+    map
 }

@@ -9,16 +9,16 @@ use std::mem;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::SpanData;
 
-use super::exporter::DynExporter;
 use super::sampler::Sampler;
+use crate::cost::PriceTable;
 use crate::diag;
 use crate::error::Error;
+use crate::metrics::Metrics;
 
 /// Set while a pipeline accepts spans: the one relaxed load the generated code does first.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -70,6 +70,10 @@ pub(crate) struct Settings {
     pub(crate) redact: Option<Redactor>,
     /// Keep state for unsampled spans too (metrics need their durations and usage).
     pub(crate) keep_unsampled: bool,
+    /// The GenAI metrics instruments, when metrics are on.
+    pub(crate) metrics: Option<Metrics>,
+    /// Prices for `trace_llm.usage.cost`.
+    pub(crate) prices: PriceTable,
     /// Wake the exporter as soon as a root span ends (console output appears at once).
     pub(crate) export_on_root_end: bool,
 }
@@ -92,10 +96,10 @@ struct Queue {
 }
 
 #[derive(Default)]
-struct Progress {
-    flushed: u64,
-    flush_error: Option<String>,
-    exited: bool,
+pub(super) struct Progress {
+    pub(super) flushed: u64,
+    pub(super) flush_error: Option<String>,
+    pub(super) exited: bool,
 }
 
 #[derive(Default)]
@@ -109,15 +113,15 @@ pub(crate) struct Counters {
 pub(crate) struct Pipeline {
     pub(crate) settings: Settings,
     pub(crate) counters: Counters,
-    limits: Limits,
+    pub(super) limits: Limits,
     queue: Mutex<Queue>,
     work: Condvar,
-    progress: Mutex<Progress>,
-    progress_changed: Condvar,
+    pub(super) progress: Mutex<Progress>,
+    pub(super) progress_changed: Condvar,
     warned_full: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave them inconsistent (plain pushes and
     // swaps), so a poisoned lock is still usable: telemetry must not start panicking.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -240,12 +244,15 @@ impl Pipeline {
     }
 
     /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay.
-    fn next_batch(
+    pub(super) fn next_batch(
         &self,
         spare: &mut Vec<SpanData>,
         handled_flush: u64,
+        until: Option<Instant>,
     ) -> (Vec<SpanData>, u64, bool) {
         let deadline = Instant::now() + self.limits.schedule_delay;
+        // Metrics may be due before the next span batch.
+        let deadline = until.map_or(deadline, |u| u.min(deadline));
         let mut queue = lock(&self.queue);
         loop {
             if queue.shutdown
@@ -267,129 +274,4 @@ impl Pipeline {
         mem::swap(&mut queue.spans, spare);
         (mem::take(spare), queue.flush_requested, queue.shutdown)
     }
-
-    /// The export thread's loop.
-    fn run(&'static self, exporter: Box<dyn DynExporter>, runtime: tokio::runtime::Runtime) {
-        let mut spare = Vec::with_capacity(self.limits.max_batch);
-        let mut handled_flush = 0;
-        let mut failing = false;
-        loop {
-            let (mut spans, flush_target, shutdown) = self.next_batch(&mut spare, handled_flush);
-            let mut last_error = None;
-            while !spans.is_empty() {
-                // Drain rather than move: the queue's vector keeps its capacity across rounds,
-                // so producers do not regrow it after every batch.
-                let n = spans.len().min(self.limits.max_batch);
-                let batch: Vec<SpanData> = spans.drain(..n).collect();
-                let count = batch.len() as u64;
-                let result = runtime.block_on(async {
-                    tokio::time::timeout(self.limits.export_budget, exporter.export(batch)).await
-                });
-                let error = match result {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!(
-                        "export did not finish within {:?}",
-                        self.limits.export_budget
-                    )),
-                };
-                match error {
-                    None => {
-                        self.counters.exported.fetch_add(count, Ordering::Relaxed);
-                        if failing {
-                            failing = false;
-                            diag::warn(format_args!("span export recovered"));
-                        }
-                    }
-                    Some(e) => {
-                        self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
-                        self.counters.dropped.fetch_add(count, Ordering::Relaxed);
-                        if !failing {
-                            failing = true;
-                            diag::warn(format_args!(
-                                "span export failed, dropping {count} spans: {e} \
-                                 (further failures are counted in TracingGuard::stats() \
-                                 until an export succeeds)"
-                            ));
-                        }
-                        last_error = Some(e);
-                    }
-                }
-            }
-            spare = spans;
-            if flush_target > handled_flush || shutdown {
-                if let Err(e) = exporter.force_flush() {
-                    last_error.get_or_insert(e.to_string());
-                }
-                if shutdown {
-                    if let Err(e) = exporter.shutdown(self.limits.export_budget) {
-                        // An exporter that has nothing to shut down is not a failure.
-                        let text = e.to_string();
-                        if !text.contains("already") {
-                            last_error.get_or_insert(text);
-                        }
-                    }
-                }
-                handled_flush = flush_target;
-                let mut progress = lock(&self.progress);
-                progress.flushed = flush_target;
-                progress.flush_error = last_error;
-                progress.exited = shutdown;
-                drop(progress);
-                self.progress_changed.notify_all();
-            }
-            if shutdown {
-                return;
-            }
-        }
-    }
-}
-
-/// Builds the exporter inside the export thread's runtime (the gRPC exporter needs a Tokio
-/// reactor at build time) and starts the loop.
-pub(crate) type ExporterFactory =
-    Box<dyn FnOnce() -> Result<Box<dyn DynExporter>, Error> + Send + 'static>;
-
-pub(crate) fn spawn_worker(
-    pipeline: &'static Pipeline,
-    factory: ExporterFactory,
-) -> Result<(), Error> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
-    let spawned = thread::Builder::new()
-        .name("trace-llm-export".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(Error::Exporter(format!(
-                        "cannot start the export runtime: {e}"
-                    ))));
-                    return;
-                }
-            };
-            let exporter = {
-                let _entered = runtime.enter();
-                factory()
-            };
-            match exporter {
-                Ok(exporter) => {
-                    let _ = ready_tx.send(Ok(()));
-                    pipeline.run(exporter, runtime);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        return Err(Error::Exporter(format!(
-            "cannot start the export thread: {e}"
-        )));
-    }
-    ready_rx
-        .recv()
-        .unwrap_or_else(|_| Err(Error::Exporter("the export thread exited early".into())))
 }

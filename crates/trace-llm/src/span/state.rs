@@ -9,7 +9,7 @@ use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
-use super::tally::{Subtotal, Tally};
+use super::tally::{PICO_PER_USD, Subtotal, Tally};
 use super::{Operation, truncate_utf8};
 use crate::context::frame::Frame;
 use crate::genai::ResponseData;
@@ -252,8 +252,9 @@ impl SpanState {
         }
     }
 
-    /// The tokens this span itself adds to the totals: one inference call with its usage.
-    fn own_subtotal(&self) -> Subtotal {
+    /// What this span itself adds to the totals: one inference call with its usage and
+    /// cost (pico-dollars, so sums are exact).
+    fn own_subtotal(&self, cost: Option<f64>) -> Subtotal {
         let usage = &self.response.usage;
         if !self.operation.is_inference() || usage.is_empty() {
             return Subtotal::default();
@@ -262,16 +263,35 @@ impl SpanState {
             input_tokens: usage.input_tokens.unwrap_or(0),
             output_tokens: usage.output_tokens.unwrap_or(0),
             inference_calls: 1,
-            cost_pico_usd: 0,
-            priced_calls: 0,
+            cost_pico_usd: cost.map_or(0, |c| (c * PICO_PER_USD).round() as u64),
+            priced_calls: u64::from(cost.is_some()),
         }
+    }
+
+    /// The cost of this call, when it is a model call with usage and a known price.
+    fn cost(&self) -> Option<f64> {
+        let usage = &self.response.usage;
+        if !self.operation.is_inference() || usage.is_empty() {
+            return None;
+        }
+        self.pipeline.settings.prices.cost(
+            self.provider.as_deref(),
+            self.response.model.as_deref(),
+            self.request_model.as_deref(),
+            usage,
+        )
     }
 
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
     /// `frame` is the span's own frame (its context, its tally, the request context).
     pub(crate) fn finish(mut self: Box<Self>, frame: Frame) {
         let end = SystemTime::now();
-        let own = self.own_subtotal();
+        if let Some(metrics) = &self.pipeline.settings.metrics {
+            let duration = end.duration_since(self.start).unwrap_or_default();
+            metrics.record_end(&self, duration.as_secs_f64());
+        }
+        let cost = self.cost();
+        let own = self.own_subtotal(cost);
         let descendants = frame
             .tally
             .as_ref()
@@ -301,7 +321,24 @@ impl SpanState {
         if let Some(error_type) = self.error_type.take() {
             attributes.push(KeyValue::new(sc::ERROR_TYPE, error_type));
         }
+        if own.priced_calls > 0 {
+            // The pico-dollar value, so that an ancestor's total is the sum of its leaves.
+            attributes.push(KeyValue::new(sc::TRACE_LLM_USAGE_COST, own.cost_usd()));
+        }
         if !descendants.is_empty() {
+            if total.priced_calls > 0 {
+                attributes.push(KeyValue::new(
+                    sc::TRACE_LLM_USAGE_TOTAL_COST,
+                    total.cost_usd(),
+                ));
+            }
+            let unpriced = total.inference_calls.saturating_sub(total.priced_calls);
+            if unpriced > 0 {
+                attributes.push(KeyValue::new(
+                    sc::TRACE_LLM_USAGE_UNPRICED_CALLS,
+                    i64::try_from(unpriced).unwrap_or(i64::MAX),
+                ));
+            }
             attributes.push(KeyValue::new(
                 sc::TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS,
                 total.input_tokens,

@@ -5,6 +5,9 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+/// Pico-dollars per dollar.
+pub(crate) const PICO_PER_USD: f64 = 1e12;
+
 /// Totals accumulated by the spans that add to it, possibly from several threads.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
@@ -29,6 +32,10 @@ pub(crate) struct Subtotal {
 impl Subtotal {
     pub(crate) fn is_empty(&self) -> bool {
         self.inference_calls == 0 && self.input_tokens == 0 && self.output_tokens == 0
+    }
+
+    pub(crate) fn cost_usd(&self) -> f64 {
+        self.cost_pico_usd as f64 / PICO_PER_USD
     }
 
     pub(crate) fn add(&mut self, other: Subtotal) {
@@ -64,6 +71,32 @@ impl Tally {
             inference_calls: self.inference_calls.load(Ordering::Relaxed),
             cost_pico_usd: self.cost_pico_usd.load(Ordering::Relaxed),
             priced_calls: self.priced_calls.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Running totals of the current request; see
+/// [`RequestContext::totals`](crate::RequestContext::totals).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Cost in USD of the model calls with a known price.
+    pub cost_usd: f64,
+    /// Input tokens (cached ones included).
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Inference and embeddings calls that reported usage.
+    pub inference_calls: u64,
+}
+
+impl From<Subtotal> for Totals {
+    fn from(s: Subtotal) -> Self {
+        Totals {
+            cost_usd: s.cost_usd(),
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            inference_calls: s.inference_calls,
         }
     }
 }

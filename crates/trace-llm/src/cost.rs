@@ -1,0 +1,230 @@
+//! Cost of model calls in USD: the user's own prices first (self-hosted models, negotiated
+//! rates), then pydantic's `genai-prices` database (feature `cost`). An unknown model leaves
+//! the cost out and logs once; it never fails the call.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use crate::diag;
+use crate::genai::Usage;
+
+/// A model's price, set with [`TracingConfig::model_price`](crate::TracingConfig::model_price).
+///
+/// ```
+/// use trace_llm::Price;
+///
+/// // $0.15 per million input tokens, $0.60 per million output tokens, cached input at $0.075.
+/// let price = Price::per_million_tokens(0.15, 0.60).cache_read(0.075);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Price {
+    input: f64,
+    output: f64,
+    cache_read: Option<f64>,
+    cache_write: Option<f64>,
+}
+
+impl Price {
+    /// USD per million input and output tokens.
+    pub fn per_million_tokens(input_usd: f64, output_usd: f64) -> Self {
+        Price {
+            input: input_usd,
+            output: output_usd,
+            cache_read: None,
+            cache_write: None,
+        }
+    }
+
+    /// USD per million input tokens read from the provider's cache (default: the input
+    /// price).
+    pub fn cache_read(mut self, usd_per_million: f64) -> Self {
+        self.cache_read = Some(usd_per_million);
+        self
+    }
+
+    /// USD per million input tokens written to the provider's cache (default: the input
+    /// price).
+    pub fn cache_write(mut self, usd_per_million: f64) -> Self {
+        self.cache_write = Some(usd_per_million);
+        self
+    }
+
+    /// The cost of `usage`: cache reads and writes at their own rates, the rest of the input
+    /// at the input rate, output (reasoning included) at the output rate.
+    pub fn cost(&self, usage: &Usage) -> f64 {
+        let input = usage.input_tokens.unwrap_or(0) as f64;
+        let read = usage.cache_read_input_tokens.unwrap_or(0) as f64;
+        let written = usage.cache_creation_input_tokens.unwrap_or(0) as f64;
+        let output = usage.output_tokens.unwrap_or(0) as f64;
+        let uncached = (input - read - written).max(0.0);
+        (uncached * self.input
+            + read * self.cache_read.unwrap_or(self.input)
+            + written * self.cache_write.unwrap_or(self.input)
+            + output * self.output)
+            / 1_000_000.0
+    }
+}
+
+/// Prices the pipeline uses: the user's, then the bundled database.
+#[derive(Debug, Default)]
+pub(crate) struct PriceTable {
+    user: HashMap<String, Price>,
+    /// Models already reported as unknown (bounded, so a flood of model names cannot grow it).
+    warned: Mutex<HashSet<String>>,
+}
+
+/// `gen_ai.provider.name` to the provider ids of the `genai-prices` database.
+#[cfg(feature = "cost")]
+fn price_provider(provider: &str) -> Option<&'static str> {
+    Some(match provider {
+        "openai" => "openai",
+        "anthropic" => "anthropic",
+        "gcp.gemini" | "gcp.vertex_ai" | "gcp.gen_ai" => "google",
+        "aws.bedrock" => "aws",
+        "azure.ai.openai" | "azure.ai.inference" => "azure",
+        "mistral_ai" => "mistral",
+        "x_ai" => "x-ai",
+        "groq" => "groq",
+        "deepseek" => "deepseek",
+        "cohere" => "cohere",
+        "perplexity" => "perplexity",
+        _ => return None,
+    })
+}
+
+impl PriceTable {
+    pub(crate) fn new(user: HashMap<String, Price>) -> Self {
+        PriceTable {
+            user,
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Decodes the bundled database now (tens of milliseconds), off the application's path.
+    pub(crate) fn warm_up(&self) {
+        #[cfg(feature = "cost")]
+        let _ = genai_prices::Calculator::bundled();
+    }
+
+    /// The cost of a call, or `None` when the model has no known price.
+    pub(crate) fn cost(
+        &self,
+        provider: Option<&str>,
+        response_model: Option<&str>,
+        request_model: Option<&str>,
+        usage: &Usage,
+    ) -> Option<f64> {
+        let models = [response_model, request_model];
+        for model in models.into_iter().flatten() {
+            if let Some(price) = self.user.get(model) {
+                return Some(price.cost(usage));
+            }
+        }
+        let model = response_model.or(request_model)?;
+        // A model already known to be unpriced: skip the database search (microseconds).
+        if self.is_known_unpriced(model) {
+            return None;
+        }
+        #[cfg(feature = "cost")]
+        for model in models.into_iter().flatten() {
+            if let Some(cost) = bundled_cost(provider, model, usage) {
+                return Some(cost);
+            }
+        }
+        self.warn_unknown(provider, model);
+        None
+    }
+
+    fn is_known_unpriced(&self, model: &str) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(model)
+    }
+
+    fn warn_unknown(&self, provider: Option<&str>, model: &str) {
+        const MAX_WARNED: usize = 64;
+        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.len() < MAX_WARNED && warned.insert(model.to_owned()) {
+            diag::warn(format_args!(
+                "no price known for model {model:?} (provider {}): its spans carry no \
+                 trace_llm.usage.cost; add one with TracingConfig::model_price",
+                provider.unwrap_or("unknown")
+            ));
+        }
+    }
+}
+
+#[cfg(feature = "cost")]
+fn bundled_cost(provider: Option<&str>, model: &str, usage: &Usage) -> Option<f64> {
+    let mut prices = genai_prices::Usage::new();
+    let pairs = [
+        ("input_tokens", usage.input_tokens),
+        ("output_tokens", usage.output_tokens),
+        ("cache_read_tokens", usage.cache_read_input_tokens),
+        ("cache_write_tokens", usage.cache_creation_input_tokens),
+    ];
+    for (key, value) in pairs {
+        if let Some(v) = value {
+            prices.insert(key, v as f64);
+        }
+    }
+    let request = genai_prices::PriceRequest::new(model, &prices);
+    let request = match provider.and_then(price_provider) {
+        Some(id) => request.with_provider_id(id),
+        None => request,
+    };
+    genai_prices::calculate(&request)
+        .ok()
+        .map(|p| p.total_price)
+        .filter(|p| p.is_finite() && *p >= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_price_arithmetic() {
+        let price = Price::per_million_tokens(2.0, 8.0)
+            .cache_read(0.5)
+            .cache_write(2.5);
+        let usage = Usage::new(1_000, 500).cache_read(400).cache_creation(100);
+        // 500 uncached * 2 + 400 * 0.5 + 100 * 2.5 + 500 * 8, per million.
+        let expected = (500.0 * 2.0 + 400.0 * 0.5 + 100.0 * 2.5 + 500.0 * 8.0) / 1e6;
+        assert!((price.cost(&usage) - expected).abs() < 1e-15);
+    }
+
+    #[test]
+    fn user_prices_win_over_the_database() {
+        let table = PriceTable::new(HashMap::from([(
+            "gpt-4o-mini".to_owned(),
+            Price::per_million_tokens(1.0, 1.0),
+        )]));
+        let usage = Usage::new(1_000_000, 0);
+        assert_eq!(
+            table.cost(Some("openai"), None, Some("gpt-4o-mini"), &usage),
+            Some(1.0)
+        );
+    }
+
+    #[cfg(feature = "cost")]
+    #[test]
+    fn bundled_prices_and_unknown_models() {
+        let table = PriceTable::default();
+        let usage = Usage::new(1_000_000, 1_000_000);
+        let cost = table
+            .cost(
+                Some("openai"),
+                Some("gpt-4o-mini-2024-07-18"),
+                Some("gpt-4o-mini"),
+                &usage,
+            )
+            .expect("gpt-4o-mini is in the database");
+        assert!(cost > 0.05 && cost < 5.0, "{cost}");
+        assert_eq!(
+            table.cost(Some("openai"), None, Some("my-fine-tune-xyz"), &usage),
+            None
+        );
+    }
+}
