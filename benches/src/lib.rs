@@ -1,1 +1,541 @@
-//! Benchmarks live in benches/.
+//! The workload the benchmarks share: one small chat call, written five ways (undecorated,
+//! `#[trace_llm]`, hand-written `opentelemetry_sdk`, `tracing` + `tracing-opentelemetry`,
+//! `fastrace`), each producing the same span: name `chat gpt-4o-mini`, kind CLIENT, and ten
+//! GenAI attributes (operation, provider, request model, temperature, max tokens, response
+//! id, response model, finish reasons, input and output tokens), exported into sinks that
+//! discard.
+
+use std::hint::black_box;
+
+use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
+use trace_llm::{GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage, trace_llm};
+
+pub mod criterion_ratios;
+
+/// A chat request, as a client library would hold it.
+pub struct ChatRequest {
+    pub model: &'static str,
+    pub temperature: f64,
+    pub max_tokens: i64,
+}
+
+impl GenAiRequest for ChatRequest {
+    fn model(&self) -> Option<&str> {
+        Some(self.model)
+    }
+    fn record_request(&self, rec: &mut RequestRecorder<'_>) {
+        rec.temperature(self.temperature);
+        rec.max_tokens(self.max_tokens);
+    }
+}
+
+/// A chat response.
+pub struct ChatResponse {
+    pub id: &'static str,
+    pub model: &'static str,
+    pub finish_reason: &'static str,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+impl GenAiResponse for ChatResponse {
+    fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
+        rec.id(self.id);
+        rec.model(self.model);
+        rec.finish_reason(0, self.finish_reason);
+        rec.usage(Usage::new(self.input_tokens, self.output_tokens));
+    }
+}
+
+pub const REQUEST: ChatRequest = ChatRequest {
+    model: "gpt-4o-mini",
+    temperature: 0.2,
+    max_tokens: 300,
+};
+
+/// The "model": returns at once, so that only the instrumentation is measured.
+#[inline(never)]
+pub fn respond(req: &ChatRequest) -> ChatResponse {
+    black_box(ChatResponse {
+        id: "chatcmpl-bench",
+        model: "gpt-4o-mini-2024-07-18",
+        finish_reason: "stop",
+        input_tokens: 42 + black_box(req.max_tokens) % 2,
+        output_tokens: 12,
+    })
+}
+
+/// Undecorated.
+#[inline(never)]
+pub fn plain_chat(req: &ChatRequest) -> ChatResponse {
+    respond(req)
+}
+
+/// `#[trace_llm]`: request and response extraction, status, cost.
+#[inline(never)]
+#[trace_llm(kind = "chat", provider = "openai", request = req)]
+pub fn traced_chat(req: &ChatRequest) -> ChatResponse {
+    respond(req)
+}
+
+/// The same, async.
+#[trace_llm(kind = "chat", provider = "openai", request = req)]
+pub async fn traced_chat_async(req: &ChatRequest) -> ChatResponse {
+    respond(req)
+}
+
+/// The span as a careful user would start it with the SDK: static keys, the attributes
+/// known at start passed to the builder.
+fn sdk_start(
+    tracer: &SdkTracer,
+    req: &ChatRequest,
+    stream: bool,
+) -> opentelemetry_sdk::trace::Span {
+    let mut attributes = Vec::with_capacity(6);
+    attributes.extend([
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", "openai"),
+        KeyValue::new("gen_ai.request.model", req.model),
+        KeyValue::new("gen_ai.request.temperature", req.temperature),
+        KeyValue::new("gen_ai.request.max_tokens", req.max_tokens),
+    ]);
+    if stream {
+        attributes.push(KeyValue::new("gen_ai.request.stream", true));
+    }
+    tracer
+        .span_builder("chat gpt-4o-mini")
+        .with_kind(SpanKind::Client)
+        .with_attributes(attributes)
+        .start(tracer)
+}
+
+/// The response's attributes.
+fn sdk_response_attributes(
+    id: &'static str,
+    model: &'static str,
+    finish_reason: &'static str,
+    (input, output): (i64, i64),
+) -> [KeyValue; 5] {
+    [
+        KeyValue::new("gen_ai.response.id", id),
+        KeyValue::new("gen_ai.response.model", model),
+        KeyValue::new(
+            "gen_ai.response.finish_reasons",
+            Value::Array(vec![opentelemetry::StringValue::from(finish_reason)].into()),
+        ),
+        KeyValue::new("gen_ai.usage.input_tokens", input),
+        KeyValue::new("gen_ai.usage.output_tokens", output),
+    ]
+}
+
+fn response_attributes(response: &ChatResponse) -> [KeyValue; 5] {
+    sdk_response_attributes(
+        response.id,
+        response.model,
+        response.finish_reason,
+        (response.input_tokens, response.output_tokens),
+    )
+}
+
+/// Hand-written with the OpenTelemetry SDK.
+#[inline(never)]
+pub fn sdk_chat(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
+    let mut span = sdk_start(tracer, req, false);
+    let response = respond(req);
+    span.set_attributes(response_attributes(&response));
+    span.set_status(Status::Ok);
+    span.end();
+    response
+}
+
+/// The same, async: the span is current while the future runs.
+pub async fn sdk_chat_async(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
+    use opentelemetry::trace::{FutureExt as _, TraceContextExt as _};
+    let cx = Context::current_with_span(sdk_start(tracer, req, false));
+    let response = async { respond(req) }.with_context(cx.clone()).await;
+    let span = cx.span();
+    span.set_attributes(response_attributes(&response));
+    span.set_status(Status::Ok);
+    span.end();
+    response
+}
+
+/// `tracing::instrument` with the same fields, exported by `tracing-opentelemetry`.
+#[inline(never)]
+#[tracing::instrument(
+    name = "chat gpt-4o-mini",
+    skip_all,
+    fields(
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = req.model,
+        gen_ai.request.temperature = req.temperature,
+        gen_ai.request.max_tokens = req.max_tokens,
+        gen_ai.response.id = tracing::field::Empty,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+)]
+pub fn tracing_chat(req: &ChatRequest) -> ChatResponse {
+    let response = respond(req);
+    tracing_record(&response);
+    response
+}
+
+fn tracing_record(response: &ChatResponse) {
+    let span = tracing::Span::current();
+    span.record("gen_ai.response.id", response.id);
+    span.record("gen_ai.response.model", response.model);
+    span.record("gen_ai.response.finish_reasons", response.finish_reason);
+    span.record("gen_ai.usage.input_tokens", response.input_tokens);
+    span.record("gen_ai.usage.output_tokens", response.output_tokens);
+    span.record("otel.status_code", "OK");
+}
+
+/// The same, async.
+#[tracing::instrument(
+    name = "chat gpt-4o-mini",
+    skip_all,
+    fields(
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = req.model,
+        gen_ai.request.temperature = req.temperature,
+        gen_ai.request.max_tokens = req.max_tokens,
+        gen_ai.response.id = tracing::field::Empty,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+)]
+pub async fn tracing_chat_async(req: &ChatRequest) -> ChatResponse {
+    let response = respond(req);
+    tracing_record(&response);
+    response
+}
+
+/// `fastrace`: a root span per call (fastrace records nothing without one) with the same
+/// properties, reported to a reporter that discards. No OpenTelemetry export.
+#[inline(never)]
+pub fn fastrace_chat(req: &ChatRequest) -> ChatResponse {
+    use fastrace::prelude::*;
+    let root = Span::root("chat gpt-4o-mini", SpanContext::random()).with_properties(|| {
+        [
+            ("gen_ai.operation.name", "chat".to_owned()),
+            ("gen_ai.provider.name", "openai".to_owned()),
+            ("gen_ai.request.model", req.model.to_owned()),
+            ("gen_ai.request.temperature", req.temperature.to_string()),
+            ("gen_ai.request.max_tokens", req.max_tokens.to_string()),
+        ]
+    });
+    let response = respond(req);
+    root.add_properties(|| {
+        [
+            ("gen_ai.response.id", response.id.to_owned()),
+            ("gen_ai.response.model", response.model.to_owned()),
+            (
+                "gen_ai.response.finish_reasons",
+                response.finish_reason.to_owned(),
+            ),
+            (
+                "gen_ai.usage.input_tokens",
+                response.input_tokens.to_string(),
+            ),
+            (
+                "gen_ai.usage.output_tokens",
+                response.output_tokens.to_string(),
+            ),
+        ]
+    });
+    response
+}
+
+// ---- four levels: agent → workflow → tool → chat -------------------------------------------
+
+#[trace_llm(kind = "invoke_agent", agent = "planner")]
+pub fn traced_agent(req: &ChatRequest) -> ChatResponse {
+    traced_workflow(req)
+}
+
+#[trace_llm(kind = "invoke_workflow", workflow = "answer")]
+fn traced_workflow(req: &ChatRequest) -> ChatResponse {
+    traced_tool(req)
+}
+
+#[trace_llm(kind = "execute_tool", tool = "search")]
+fn traced_tool(req: &ChatRequest) -> ChatResponse {
+    traced_chat(req)
+}
+
+/// Four nested SDK spans, each current while its child runs.
+pub fn sdk_agent(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
+    fn level<R>(
+        tracer: &SdkTracer,
+        name: &'static str,
+        attributes: [KeyValue; 2],
+        body: impl FnOnce() -> R,
+    ) -> R {
+        use opentelemetry::trace::TraceContextExt as _;
+        let span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attributes)
+            .start(tracer);
+        let cx = Context::current_with_span(span);
+        let result = {
+            let _attached = cx.clone().attach();
+            body()
+        };
+        cx.span().set_status(Status::Ok);
+        cx.span().end();
+        result
+    }
+    level(
+        tracer,
+        "invoke_agent planner",
+        [
+            KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+            KeyValue::new("gen_ai.agent.name", "planner"),
+        ],
+        || {
+            level(
+                tracer,
+                "invoke_workflow answer",
+                [
+                    KeyValue::new("gen_ai.operation.name", "invoke_workflow"),
+                    KeyValue::new("gen_ai.workflow.name", "answer"),
+                ],
+                || {
+                    level(
+                        tracer,
+                        "execute_tool search",
+                        [
+                            KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                            KeyValue::new("gen_ai.tool.name", "search"),
+                        ],
+                        || sdk_chat(tracer, req),
+                    )
+                },
+            )
+        },
+    )
+}
+
+#[tracing::instrument(name = "invoke_agent planner", skip_all, fields(gen_ai.operation.name = "invoke_agent", gen_ai.agent.name = "planner"))]
+pub fn tracing_agent(req: &ChatRequest) -> ChatResponse {
+    tracing_workflow(req)
+}
+
+#[tracing::instrument(name = "invoke_workflow answer", skip_all, fields(gen_ai.operation.name = "invoke_workflow", gen_ai.workflow.name = "answer"))]
+fn tracing_workflow(req: &ChatRequest) -> ChatResponse {
+    tracing_tool(req)
+}
+
+#[tracing::instrument(name = "execute_tool search", skip_all, fields(gen_ai.operation.name = "execute_tool", gen_ai.tool.name = "search"))]
+fn tracing_tool(req: &ChatRequest) -> ChatResponse {
+    tracing_chat(req)
+}
+
+/// Four levels under fastrace: a root and three local children.
+pub fn fastrace_agent(req: &ChatRequest) -> ChatResponse {
+    use fastrace::prelude::*;
+    let root = Span::root("invoke_agent planner", SpanContext::random()).with_properties(|| {
+        [
+            ("gen_ai.operation.name", "invoke_agent"),
+            ("gen_ai.agent.name", "planner"),
+        ]
+    });
+    let _parent = root.set_local_parent();
+    fastrace_workflow(req)
+}
+
+#[fastrace::trace(name = "invoke_workflow answer")]
+fn fastrace_workflow(req: &ChatRequest) -> ChatResponse {
+    fastrace_tool(req)
+}
+
+#[fastrace::trace(name = "execute_tool search")]
+fn fastrace_tool(req: &ChatRequest) -> ChatResponse {
+    fastrace_leaf(req)
+}
+
+#[fastrace::trace(name = "chat gpt-4o-mini", properties = { "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai" })]
+fn fastrace_leaf(req: &ChatRequest) -> ChatResponse {
+    respond(req)
+}
+
+// ---- streams -------------------------------------------------------------------------------
+
+/// A streamed chat chunk: text, then a finish reason, then usage (as OpenAI sends them).
+pub struct Chunk {
+    pub text: &'static str,
+    pub finish_reason: Option<&'static str>,
+    pub usage: Option<(i64, i64)>,
+}
+
+impl trace_llm::GenAiChunk for Chunk {
+    fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
+        rec.id("chatcmpl-bench");
+        rec.model("gpt-4o-mini-2024-07-18");
+        if let Some(reason) = self.finish_reason {
+            rec.finish_reason(0, reason);
+        }
+        if let Some((input, output)) = self.usage {
+            rec.usage(Usage::new(input, output));
+        }
+    }
+}
+
+/// Ten chunks.
+pub fn chunks() -> impl Iterator<Item = Chunk> {
+    (0..10).map(|i| Chunk {
+        text: "word ",
+        finish_reason: (i == 8).then_some("stop"),
+        usage: (i == 9).then_some((42, 8)),
+    })
+}
+
+/// A streamed chat call under `#[trace_llm]`: the span covers the consumption.
+#[trace_llm(kind = "chat", provider = "openai", request = req, stream)]
+pub fn traced_stream(req: &ChatRequest) -> impl futures_core::Stream<Item = Chunk> {
+    let _ = req;
+    futures_util::stream::iter(chunks())
+}
+
+/// Drains a stream that is always ready.
+pub fn drain<S: futures_core::Stream>(stream: S) -> usize {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut n = 0;
+    while let std::task::Poll::Ready(Some(item)) = stream.poll_next_unpin(&mut cx) {
+        black_box(item);
+        n += 1;
+    }
+    n
+}
+
+/// Runs a future that is always ready.
+pub fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// The same stream, hand-written with the SDK: the span is current on every poll, and the
+/// attributes are read from the chunks.
+pub fn sdk_stream(tracer: &SdkTracer, req: &ChatRequest) -> usize {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = Context::current_with_span(sdk_start(tracer, req, true));
+    let mut n = 0;
+    let mut finish = None;
+    let mut usage = None;
+    for chunk in chunks() {
+        let _attached = cx.clone().attach();
+        finish = chunk.finish_reason.or(finish);
+        usage = chunk.usage.or(usage);
+        black_box(&chunk);
+        n += 1;
+    }
+    let span = cx.span();
+    span.set_attributes(sdk_response_attributes(
+        "chatcmpl-bench",
+        "gpt-4o-mini-2024-07-18",
+        finish.unwrap_or("stop"),
+        usage.unwrap_or_default(),
+    ));
+    span.set_attribute(KeyValue::new("trace_llm.stream.chunks", n));
+    span.set_status(Status::Ok);
+    span.end();
+    n as usize
+}
+
+/// The same stream under `tracing`: the span is entered on every item.
+pub fn tracing_stream(req: &ChatRequest) -> usize {
+    let span = tracing::info_span!(
+        "chat gpt-4o-mini",
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = req.model,
+        gen_ai.request.temperature = req.temperature,
+        gen_ai.request.max_tokens = req.max_tokens,
+        gen_ai.request.stream = true,
+        gen_ai.response.id = tracing::field::Empty,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+    );
+    let mut n = 0;
+    for chunk in chunks() {
+        let _entered = span.enter();
+        if let Some(reason) = chunk.finish_reason {
+            span.record("gen_ai.response.finish_reasons", reason);
+        }
+        if let Some((input, output)) = chunk.usage {
+            span.record("gen_ai.usage.input_tokens", input);
+            span.record("gen_ai.usage.output_tokens", output);
+        }
+        black_box(&chunk);
+        n += 1;
+    }
+    span.record("gen_ai.response.id", "chatcmpl-bench");
+    span.record("gen_ai.response.model", "gpt-4o-mini-2024-07-18");
+    n
+}
+
+// ---- sinks ---------------------------------------------------------------------------------
+
+/// A span exporter that drops every batch.
+#[derive(Debug, Default, Clone)]
+pub struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(black_box(batch));
+        Ok(())
+    }
+}
+
+/// A fastrace reporter that drops every batch.
+pub struct DiscardReporter;
+
+impl fastrace::collector::Reporter for DiscardReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        drop(black_box(spans));
+    }
+}
+
+/// The SDK with its default batch processor (its own thread) into [`Discard`].
+pub fn sdk_provider() -> (SdkTracerProvider, SdkTracer) {
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .build();
+    let tracer = provider.tracer("bench");
+    (provider, tracer)
+}
+
+/// A `tracing` dispatcher exporting through `tracing-opentelemetry` into the SDK above.
+pub fn tracing_dispatch(tracer: SdkTracer) -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing::Dispatch::new(subscriber)
+}

@@ -1,12 +1,10 @@
-# A rotel trace and metrics processor that appends every span and every histogram it
-# receives to JSON-lines files, with typed attribute values (ints stay ints, doubles stay
-# doubles, arrays stay arrays), so the end-to-end tests can check exactly what crossed the
-# wire.
+# A rotel trace processor that appends every span it receives to a JSON-lines file, with
+# typed attribute values (ints stay ints, doubles stay doubles, arrays stay arrays), so the
+# end-to-end tests can check exactly what crossed the wire.
 import json
 import os
 
 OUT = os.environ["TRACE_LLM_SPANS_FILE"]
-METRICS_OUT = os.environ["TRACE_LLM_METRICS_FILE"]
 
 
 def items(sequence):
@@ -78,34 +76,3 @@ def process_spans(resource_spans):
         with open(OUT, "a") as f:
             f.write("\n".join(lines) + "\n")
 
-
-def process_metrics(resource_metrics):
-    resource = attributes(resource_metrics.resource.attributes) if resource_metrics.resource else {}
-    lines = []
-    for scope_metrics in resource_metrics.scope_metrics:
-        scope = scope_metrics.scope.name if scope_metrics.scope else None
-        for metric in scope_metrics.metrics:
-            data = metric.data
-            kind = type(data).__name__.split(".")[-1]
-            points = []
-            if "Histogram" in kind and "Exponential" not in kind:
-                histogram = data[0]
-                for p in histogram.data_points:
-                    points.append({
-                        "attributes": attributes(p.attributes),
-                        "count": p.count,
-                        "sum": p.sum,
-                        "bucket_counts": list(p.bucket_counts),
-                        "explicit_bounds": list(p.explicit_bounds),
-                    })
-            lines.append(json.dumps({
-                "name": metric.name,
-                "unit": metric.unit,
-                "kind": kind,
-                "scope": scope,
-                "resource": resource,
-                "points": points,
-            }))
-    if lines:
-        with open(METRICS_OUT, "a") as f:
-            f.write("\n".join(lines) + "\n")

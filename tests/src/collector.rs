@@ -146,11 +146,23 @@ pub struct Rotel {
     dir: PathBuf,
     spans_file: PathBuf,
     metrics_file: PathBuf,
+    /// Only count spans (throughput runs): `count.py` instead of `record.py`.
+    counting: bool,
 }
 
 impl Rotel {
     /// Starts the collector on two free loopback ports.
     pub fn start() -> Rotel {
+        Rotel::start_with(false)
+    }
+
+    /// Starts a collector that only counts the spans it receives (see [`Rotel::received`]):
+    /// recording each one would make the collector, not the exporter, the bottleneck.
+    pub fn start_counting() -> Rotel {
+        Rotel::start_with(true)
+    }
+
+    fn start_with(counting: bool) -> Rotel {
         let dir = workspace_target().join("e2e-rotel").join(format!(
             "{}-{}",
             std::process::id(),
@@ -163,6 +175,7 @@ impl Rotel {
             http_port: free_port(),
             spans_file: dir.join("spans.jsonl"),
             metrics_file: dir.join("metrics.jsonl"),
+            counting,
             dir,
         };
         rotel.launch();
@@ -170,9 +183,14 @@ impl Rotel {
     }
 
     fn launch(&mut self) {
-        let processor = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("collector")
-            .join("record.py");
+        let collector = Path::new(env!("CARGO_MANIFEST_DIR")).join("collector");
+        let processor = collector.join("record.py");
+        let metrics = collector.join("record_metrics.py");
+        let traces = if self.counting {
+            collector.join("count.py")
+        } else {
+            processor
+        };
         let log = File::create(self.dir.join("rotel.log")).expect("rotel log");
         let child = Command::new(rotel_agent())
             .arg("start")
@@ -186,9 +204,9 @@ impl Rotel {
             ])
             .args(["--exporter", "blackhole"])
             .arg("--otlp-with-trace-processor")
-            .arg(&processor)
+            .arg(&traces)
             .arg("--otlp-with-metrics-processor")
-            .arg(&processor)
+            .arg(&metrics)
             .args(["--metrics-batch-timeout", "50ms"])
             .args(["--traces-batch-timeout", "50ms"])
             .arg("--pid-file")
@@ -196,6 +214,7 @@ impl Rotel {
             .arg("--log-file")
             .arg(self.dir.join("rotel-agent.log"))
             .env("TRACE_LLM_SPANS_FILE", &self.spans_file)
+            .env("TRACE_LLM_COUNT_FILE", self.dir.join("count"))
             .env("TRACE_LLM_METRICS_FILE", &self.metrics_file)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -242,6 +261,14 @@ impl Rotel {
             count >= n
         });
         self.spans()
+    }
+
+    /// Spans received so far by a counting collector ([`Rotel::start_counting`]).
+    pub fn received(&self) -> u64 {
+        std::fs::read_to_string(self.dir.join("count"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Every metric received so far, one entry per metric per export: name, unit, kind and

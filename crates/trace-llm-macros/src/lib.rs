@@ -3,6 +3,7 @@
 
 mod args;
 mod expand;
+mod shape;
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};

@@ -52,6 +52,7 @@ mod error;
 mod future;
 mod genai;
 mod init;
+mod intern;
 pub mod metrics;
 mod span;
 mod stream;
@@ -202,8 +203,8 @@ pub use genai::{
     ResponseRecorder, ScoredDocument, Usage, provider_error_type,
 };
 pub use init::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, Protocol, Stats,
-    TracingConfig, TracingGuard, init_tracing,
+    DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENT_EXPORTS, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE,
+    Protocol, Stats, TracingConfig, TracingGuard, init_tracing,
 };
 pub use span::tally::Totals;
 pub use span::{AttributeValue, Operation, SpanBuilder, SpanGuard, SpanHandle, current_span, span};

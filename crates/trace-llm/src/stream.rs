@@ -154,6 +154,12 @@ impl<S: Stream> Stream for TracedStream<S> {
         if this.progress.done {
             return Poll::Ready(None);
         }
+        if this.span.is_off() {
+            // Tracing was off when the stream started: a pass-through (still fused).
+            let polled = this.inner.poll_next(cx);
+            this.progress.done = matches!(polled, Poll::Ready(None));
+            return polled;
+        }
         let mut inner = this.inner;
         match this.span.call(|| inner.as_mut().poll_next(cx)) {
             Poll::Pending => Poll::Pending,
@@ -204,6 +210,11 @@ impl<I: Iterator> Iterator for TracedIter<I> {
     fn next(&mut self) -> Option<I::Item> {
         if self.progress.done {
             return None;
+        }
+        if self.span.is_off() {
+            let next = self.inner.next();
+            self.progress.done = next.is_none();
+            return next;
         }
         let inner = &mut self.inner;
         match self.span.call(|| inner.next()) {

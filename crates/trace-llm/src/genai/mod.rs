@@ -12,12 +12,14 @@ mod errors;
 #[cfg(feature = "json")]
 pub(crate) mod json;
 mod record;
+mod usage;
 
 use std::borrow::Cow;
 
 pub use errors::provider_error_type;
-pub use record::{RequestRecorder, ResponseRecorder, Usage};
+pub use record::{RequestRecorder, ResponseRecorder};
 pub(crate) use record::{ResponseData, StreamStats};
+pub use usage::Usage;
 
 /// A request to a model: its model name and settings, and (when content capture is on) its
 /// messages.

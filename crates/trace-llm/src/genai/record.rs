@@ -1,106 +1,13 @@
 //! Recorders: the only way extraction code writes to a span. They own the semconv keys and
 //! the content opt-in.
 
+use std::borrow::Cow;
+
 use opentelemetry::{KeyValue, StringValue, Value};
 
+use super::Usage;
 use crate::semconv as sc;
 use crate::span::{Operation, SpanState};
-
-/// Token counts of one call, as the conventions define them: `input_tokens` includes cached
-/// input tokens; the cache and reasoning counts are the parts the provider broke out.
-///
-/// ```
-/// use trace_llm::Usage;
-/// let usage = Usage::new(1200, 300).cache_read(1000).reasoning(120);
-/// assert_eq!(usage.input_tokens, Some(1200));
-/// assert_eq!(usage.cache_read_input_tokens, Some(1000));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Usage {
-    /// All input tokens, cached ones included (`gen_ai.usage.input_tokens`).
-    pub input_tokens: Option<i64>,
-    /// Output tokens (`gen_ai.usage.output_tokens`).
-    pub output_tokens: Option<i64>,
-    /// Input tokens read from the provider's cache.
-    pub cache_read_input_tokens: Option<i64>,
-    /// Input tokens written to the provider's cache.
-    pub cache_creation_input_tokens: Option<i64>,
-    /// Output tokens spent on reasoning.
-    pub reasoning_output_tokens: Option<i64>,
-}
-
-impl Usage {
-    /// Input and output token counts.
-    pub fn new(input_tokens: i64, output_tokens: i64) -> Self {
-        Usage {
-            input_tokens: Some(input_tokens),
-            output_tokens: Some(output_tokens),
-            ..Usage::default()
-        }
-    }
-
-    /// Only an input count (embeddings, or the first event of a stream).
-    pub fn input(input_tokens: i64) -> Self {
-        Usage {
-            input_tokens: Some(input_tokens),
-            ..Usage::default()
-        }
-    }
-
-    /// Only an output count (a later event of a stream).
-    pub fn output(output_tokens: i64) -> Self {
-        Usage {
-            output_tokens: Some(output_tokens),
-            ..Usage::default()
-        }
-    }
-
-    /// Input tokens served from the provider's cache.
-    pub fn cache_read(mut self, tokens: i64) -> Self {
-        self.cache_read_input_tokens = Some(tokens);
-        self
-    }
-
-    /// Input tokens written to the provider's cache.
-    pub fn cache_creation(mut self, tokens: i64) -> Self {
-        self.cache_creation_input_tokens = Some(tokens);
-        self
-    }
-
-    /// Output tokens spent on reasoning.
-    pub fn reasoning(mut self, tokens: i64) -> Self {
-        self.reasoning_output_tokens = Some(tokens);
-        self
-    }
-
-    /// Field by field, the values `newer` has replace these.
-    pub(crate) fn merge(&mut self, newer: Usage) {
-        fn take(slot: &mut Option<i64>, newer: Option<i64>) {
-            if newer.is_some() {
-                *slot = newer;
-            }
-        }
-        take(&mut self.input_tokens, newer.input_tokens);
-        take(&mut self.output_tokens, newer.output_tokens);
-        take(
-            &mut self.cache_read_input_tokens,
-            newer.cache_read_input_tokens,
-        );
-        take(
-            &mut self.cache_creation_input_tokens,
-            newer.cache_creation_input_tokens,
-        );
-        take(
-            &mut self.reasoning_output_tokens,
-            newer.reasoning_output_tokens,
-        );
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        *self == Usage::default()
-    }
-}
 
 /// What a traced stream or iterator saw.
 #[derive(Clone, Copy, Debug, Default)]
@@ -114,9 +21,11 @@ pub(crate) struct StreamStats {
 #[derive(Debug, Default)]
 pub(crate) struct ResponseData {
     pub(crate) id: Option<String>,
-    pub(crate) model: Option<String>,
-    /// One slot per choice index; a choice without a reason yet is `None`.
-    pub(crate) finish_reasons: Vec<Option<String>>,
+    /// Interned: response models repeat.
+    pub(crate) model: Option<Cow<'static, str>>,
+    /// One slot per choice index, interned; a choice without a reason yet is empty. Kept
+    /// as the attribute's own element type, so the span takes the vector as it is.
+    pub(crate) finish_reasons: Vec<StringValue>,
     pub(crate) usage: Usage,
     pub(crate) dimension_count: Option<i64>,
     pub(crate) documents: Option<(i64, Option<f64>)>,
@@ -181,7 +90,7 @@ impl StreamedOutput {
     }
 
     /// The accumulated output as semconv output messages, with the span's finish reasons.
-    pub(crate) fn to_messages(&self, finish_reasons: &[Option<String>]) -> serde_json::Value {
+    pub(crate) fn to_messages(&self, finish_reasons: &[StringValue]) -> serde_json::Value {
         use serde_json::json;
         let messages = self
             .choices
@@ -197,11 +106,14 @@ impl StreamedOutput {
                         .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
                     parts.push(json!({"type": "tool_call", "id": call.id, "name": call.name, "arguments": arguments}));
                 }
-                let reason = finish_reasons.get(i).cloned().flatten();
+                let reason = finish_reasons
+                    .get(i)
+                    .map(StringValue::as_str)
+                    .filter(|r| !r.is_empty());
                 json!({
                     "role": "assistant",
                     "parts": parts,
-                    "finish_reason": reason.map(|r| crate::genai::json::messages::schema_finish_reason(&r)),
+                    "finish_reason": reason.map(crate::genai::json::messages::schema_finish_reason),
                 })
             })
             .collect();
@@ -210,20 +122,16 @@ impl StreamedOutput {
 }
 
 impl ResponseData {
-    /// Appends the response attributes to `attributes`.
-    pub(crate) fn write_attributes(&self, attributes: &mut Vec<KeyValue>) {
-        if let Some(id) = &self.id {
-            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id.clone()));
+    /// Moves the response attributes into `attributes`.
+    pub(crate) fn write_attributes(&mut self, attributes: &mut Vec<KeyValue>) {
+        if let Some(id) = self.id.take() {
+            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id));
         }
-        if let Some(model) = &self.model {
-            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_MODEL, model.clone()));
+        if let Some(model) = self.model.take() {
+            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_MODEL, model));
         }
         if !self.finish_reasons.is_empty() {
-            let reasons: Vec<StringValue> = self
-                .finish_reasons
-                .iter()
-                .map(|r| StringValue::from(r.clone().unwrap_or_default()))
-                .collect();
+            let reasons = std::mem::take(&mut self.finish_reasons);
             attributes.push(KeyValue::new(
                 sc::GEN_AI_RESPONSE_FINISH_REASONS,
                 Value::Array(reasons.into()),
@@ -268,15 +176,14 @@ impl ResponseData {
                 attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc));
             }
         }
-        attributes.extend(self.extra.iter().cloned());
+        attributes.append(&mut self.extra);
     }
 
     /// Finish reasons that mean the output was cut by a length limit.
     pub(crate) fn truncated_by_length(&self) -> bool {
         self.finish_reasons
             .iter()
-            .flatten()
-            .any(|r| r == "length" || r == "max_tokens" || r == "max_output_tokens")
+            .any(|r| matches!(r.as_str(), "length" | "max_tokens" | "max_output_tokens"))
     }
 }
 
@@ -456,7 +363,7 @@ impl ResponseRecorder<'_> {
     pub fn id(&mut self, id: &str) {
         let data = &mut self.state.response;
         if data.id.is_none() && !id.is_empty() {
-            data.id = Some(id.to_owned());
+            data.id = Some(crate::init::buffers::id(id));
         }
     }
 
@@ -464,7 +371,7 @@ impl ResponseRecorder<'_> {
     pub fn model(&mut self, model: &str) {
         let data = &mut self.state.response;
         if data.model.is_none() && !model.is_empty() {
-            data.model = Some(model.to_owned());
+            data.model = Some(crate::intern::intern(model));
         }
     }
 
@@ -478,9 +385,14 @@ impl ResponseRecorder<'_> {
         }
         let reasons = &mut self.state.response.finish_reasons;
         if reasons.len() <= choice_index {
-            reasons.resize(choice_index + 1, None);
+            if reasons.capacity() == 0 {
+                *reasons = crate::init::buffers::reasons();
+            }
+            // Exact: almost every response has one choice.
+            reasons.reserve_exact(choice_index + 1 - reasons.len());
+            reasons.resize(choice_index + 1, StringValue::from(""));
         }
-        reasons[choice_index] = Some(reason.to_owned());
+        reasons[choice_index] = StringValue::from(crate::intern::intern(reason));
     }
 
     /// Token usage; fields set here replace earlier values (streams report running totals).

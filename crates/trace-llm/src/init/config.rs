@@ -27,11 +27,14 @@ use crate::metrics::MetricsSetup;
 use crate::semconv as sc;
 
 /// Default most spans the queue holds before it drops: enough for a 100,000-span burst to
-/// reach a live collector whole. A queued GenAI span takes about 2 KiB, so this bounds the
-/// queue near 256 MiB in the worst case (dead collector, sustained burst).
+/// reach a live collector whole. A queued GenAI span takes about 2.5–2.75 KiB, so this bounds
+/// the queue near 350 MiB in the worst case (dead collector, sustained burst; 318 MiB measured).
 pub const DEFAULT_QUEUE_SIZE: usize = 131_072;
 /// Default most spans per export call.
 pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Default most export calls in flight at once (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`): when the
+/// queue holds several batches, sending them together hides the collector's round trip.
+pub const DEFAULT_CONCURRENT_EXPORTS: usize = 4;
 /// Default per-attribute size limit of captured content, in bytes.
 pub const DEFAULT_CONTENT_MAX_BYTES: usize = 16 * 1024;
 
@@ -351,6 +354,9 @@ impl TracingConfig {
                 .unwrap_or(Duration::from_secs(5)),
             export_budget: env::millis_var("OTEL_BSP_EXPORT_TIMEOUT")
                 .unwrap_or(Duration::from_secs(30)),
+            max_concurrent: env::usize_var("OTEL_BSP_MAX_CONCURRENT_EXPORTS")
+                .unwrap_or(DEFAULT_CONCURRENT_EXPORTS)
+                .clamp(1, 64),
         };
         let capture_content = self
             .capture_content

@@ -1,6 +1,7 @@
 //! `TracingConfig` / `init_tracing` / `TracingGuard`: resource, sampler, the batching span
 //! pipeline, and the OTLP, console and custom exporters.
 
+pub(crate) mod buffers;
 mod config;
 mod console;
 mod env;
@@ -12,7 +13,8 @@ mod sampler;
 mod worker;
 
 pub use config::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE, TracingConfig,
+    DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENT_EXPORTS, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE,
+    TracingConfig,
 };
 pub use guard::{Stats, TracingGuard};
 pub use otlp::Protocol;

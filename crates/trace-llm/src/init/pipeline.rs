@@ -86,6 +86,8 @@ pub(crate) struct Limits {
     pub(crate) schedule_delay: Duration,
     /// Upper bound of one `export` call, retries included.
     pub(crate) export_budget: Duration,
+    /// Batches in flight at once when more than one is waiting.
+    pub(crate) max_concurrent: usize,
 }
 
 #[derive(Default)]

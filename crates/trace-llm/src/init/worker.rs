@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
@@ -98,15 +100,29 @@ impl SpanExport<'_> {
         let limits = self.pipeline.limits;
         let counters = &self.pipeline.counters;
         let mut last_error = None;
-        while !spans.is_empty() {
-            // Drain rather than move: the queue's vector keeps its capacity across rounds,
-            // so producers do not regrow it after every batch.
-            let n = spans.len().min(limits.max_batch);
-            let batch: Vec<SpanData> = spans.drain(..n).collect();
-            let count = batch.len() as u64;
-            let result = runtime.block_on(async {
-                tokio::time::timeout(limits.export_budget, self.exporter.export(batch)).await
-            });
+        // One drain over everything: taking batches off the front one at a time would shift
+        // the rest of a long queue each time. Draining keeps the vector's capacity, so
+        // producers do not regrow the queue after every round.
+        let mut queued = spans.drain(..);
+        let batches = std::iter::from_fn(|| {
+            let batch: Vec<SpanData> = queued.by_ref().take(limits.max_batch).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
+        let exporter = &*self.exporter;
+        // Up to `max_concurrent` exports in flight, so a collector's round trip does not
+        // bound throughput; each is bounded by the export budget.
+        let results: Vec<(u64, Result<OTelSdkResult, tokio::time::error::Elapsed>)> = runtime
+            .block_on(
+                futures_util::stream::iter(batches.map(|batch| async move {
+                    let count = batch.len() as u64;
+                    let result =
+                        tokio::time::timeout(limits.export_budget, exporter.export(batch)).await;
+                    (count, result)
+                }))
+                .buffer_unordered(limits.max_concurrent)
+                .collect(),
+            );
+        for (count, result) in results {
             let error = match result {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e.to_string()),
@@ -161,8 +177,10 @@ fn run(
         let until = metrics.as_ref().map(|m| m.next);
         let (mut spans, flush_target, shutdown) =
             pipeline.next_batch(&mut spare, handled_flush, until);
+        let round = spans.len();
         let mut last_error = spans_out.export(&runtime, &mut spans);
         spare = spans;
+        super::buffers::refill(round);
         let flushing = flush_target > handled_flush || shutdown;
         if let Some(m) = metrics.as_mut() {
             if flushing || Instant::now() >= m.next {

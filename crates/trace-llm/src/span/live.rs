@@ -117,8 +117,23 @@ impl LiveSpan {
         }
     }
 
+    /// Whether tracing was off when the span started (or it already ended): nothing to do.
+    #[inline]
+    pub fn is_off(&self) -> bool {
+        matches!(self.inner, Inner::Off)
+    }
+
     /// Ends the span now. Later calls do nothing.
+    #[inline]
     pub fn end(&mut self) {
+        // Inline check, out-of-line work: tracing off costs a compare here.
+        if !self.is_off() {
+            self.end_active();
+        }
+    }
+
+    #[inline(never)]
+    fn end_active(&mut self) {
         if let Some((state, frame)) = self.take() {
             state.finish(frame);
         }
@@ -173,7 +188,18 @@ impl LiveSpan {
 }
 
 impl Drop for LiveSpan {
+    #[inline]
     fn drop(&mut self) {
+        if !self.is_off() {
+            self.drop_active();
+        }
+    }
+}
+
+impl LiveSpan {
+    /// Dropped before it ended: cancelled, or unwinding from a panic.
+    #[inline(never)]
+    fn drop_active(&mut self) {
         if let Some((mut state, frame)) = self.take() {
             if std::thread::panicking() {
                 state.record_panic(None);
@@ -372,7 +398,7 @@ fn apply_request_context(state: &mut SpanState, request: &RequestData) {
 
 fn span_name(meta: &'static Meta, model: Option<&str>) -> Cow<'static, str> {
     match model {
-        Some(model) if meta.name_from_model => Cow::Owned(format!("{} {model}", meta.name)),
+        Some(model) if meta.name_from_model => crate::intern::intern_joined(meta.name, model),
         _ => Cow::Borrowed(meta.name),
     }
 }

@@ -42,7 +42,7 @@ pub(crate) struct SpanState {
     status: Status,
     pub(crate) error_type: Option<Cow<'static, str>>,
     pub(crate) provider: Option<Cow<'static, str>>,
-    pub(crate) request_model: Option<String>,
+    pub(crate) request_model: Option<Cow<'static, str>>,
     conversation_id_set: bool,
     stream_flag_set: bool,
     #[cfg(feature = "json")]
@@ -77,7 +77,7 @@ impl SpanState {
             parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
             parent_is_remote: parent.is_some_and(SpanContext::is_remote),
             start: SystemTime::now(),
-            attributes: Vec::with_capacity(16),
+            attributes: crate::init::buffers::attributes(),
             user_attributes: 0,
             dropped_attributes: 0,
             events: Vec::new(),
@@ -120,8 +120,9 @@ impl SpanState {
 
     pub(crate) fn set_request_model(&mut self, model: &str) {
         if self.request_model.is_none() && !model.is_empty() {
-            self.request_model = Some(model.to_owned());
-            self.push_attr(sc::GEN_AI_REQUEST_MODEL, model.to_owned());
+            let model = crate::intern::intern(model);
+            self.request_model = Some(model.clone());
+            self.push_attr(sc::GEN_AI_REQUEST_MODEL, model);
         }
     }
 
@@ -235,15 +236,15 @@ impl SpanState {
     }
 
     pub(crate) fn record_cancelled(&mut self) {
-        if let Some(stream) = &self.response.stream {
+        if self.response.stream.is_some() {
             // A stream cut short never got its finish reasons: every choice still open
             // (at least one) ended in error.
             let reasons = &mut self.response.finish_reasons;
-            if reasons.is_empty() && stream.chunks > 0 || reasons.is_empty() {
-                reasons.push(None);
+            if reasons.is_empty() {
+                reasons.push(opentelemetry::StringValue::from(""));
             }
-            for reason in reasons.iter_mut().filter(|r| r.is_none()) {
-                *reason = Some("error".to_owned());
+            for reason in reasons.iter_mut().filter(|r| r.as_str().is_empty()) {
+                *reason = opentelemetry::StringValue::from("error");
             }
         }
         if self.error_type.is_none() {
@@ -268,8 +269,8 @@ impl SpanState {
         }
     }
 
-    /// The cost of this call, when it is a model call with usage and a known price.
-    fn cost(&self) -> Option<f64> {
+    /// The cost of this call at `now`, when it is a model call with usage and a known price.
+    fn cost(&self, now: SystemTime) -> Option<f64> {
         let usage = &self.response.usage;
         if !self.operation.is_inference() || usage.is_empty() {
             return None;
@@ -279,6 +280,7 @@ impl SpanState {
             self.response.model.as_deref(),
             self.request_model.as_deref(),
             usage,
+            now,
         )
     }
 
@@ -290,7 +292,7 @@ impl SpanState {
             let duration = end.duration_since(self.start).unwrap_or_default();
             metrics.record_end(&self, duration.as_secs_f64());
         }
-        let cost = self.cost();
+        let cost = self.cost(end);
         let own = self.own_subtotal(cost);
         let descendants = frame
             .tally
@@ -316,6 +318,8 @@ impl SpanState {
                 self.set_content(sc::GEN_AI_OUTPUT_MESSAGES, messages);
             }
         }
+        // Read before the response's values move into the attributes.
+        let truncated = self.response.truncated_by_length();
         let mut attributes = std::mem::take(&mut self.attributes);
         self.response.write_attributes(&mut attributes);
         if let Some(error_type) = self.error_type.take() {
@@ -352,7 +356,7 @@ impl SpanState {
                 total.inference_calls as i64,
             ));
         }
-        if self.response.truncated_by_length() {
+        if truncated {
             self.add_event(sc::TRACE_LLM_RESPONSE_TRUNCATED_EVENT, Vec::new());
         }
 

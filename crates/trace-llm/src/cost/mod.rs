@@ -8,6 +8,9 @@ use std::sync::{Mutex, PoisonError};
 use crate::diag;
 use crate::genai::Usage;
 
+#[cfg(feature = "cost")]
+mod bundled;
+
 /// A model's price, set with [`TracingConfig::model_price`](crate::TracingConfig::model_price).
 ///
 /// ```
@@ -69,33 +72,18 @@ impl Price {
 #[derive(Debug, Default)]
 pub(crate) struct PriceTable {
     user: HashMap<String, Price>,
+    #[cfg(feature = "cost")]
+    bundled: bundled::BundledPrices,
     /// Models already reported as unknown (bounded, so a flood of model names cannot grow it).
     warned: Mutex<HashSet<String>>,
-}
-
-/// `gen_ai.provider.name` to the provider ids of the `genai-prices` database.
-#[cfg(feature = "cost")]
-fn price_provider(provider: &str) -> Option<&'static str> {
-    Some(match provider {
-        "openai" => "openai",
-        "anthropic" => "anthropic",
-        "gcp.gemini" | "gcp.vertex_ai" | "gcp.gen_ai" => "google",
-        "aws.bedrock" => "aws",
-        "azure.ai.openai" | "azure.ai.inference" => "azure",
-        "mistral_ai" => "mistral",
-        "x_ai" => "x-ai",
-        "groq" => "groq",
-        "deepseek" => "deepseek",
-        "cohere" => "cohere",
-        "perplexity" => "perplexity",
-        _ => return None,
-    })
 }
 
 impl PriceTable {
     pub(crate) fn new(user: HashMap<String, Price>) -> Self {
         PriceTable {
             user,
+            #[cfg(feature = "cost")]
+            bundled: bundled::BundledPrices::default(),
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -103,7 +91,7 @@ impl PriceTable {
     /// Decodes the bundled database now (tens of milliseconds), off the application's path.
     pub(crate) fn warm_up(&self) {
         #[cfg(feature = "cost")]
-        let _ = genai_prices::Calculator::bundled();
+        bundled::BundledPrices::warm_up();
     }
 
     /// The cost of a call, or `None` when the model has no known price.
@@ -113,6 +101,7 @@ impl PriceTable {
         response_model: Option<&str>,
         request_model: Option<&str>,
         usage: &Usage,
+        now: std::time::SystemTime,
     ) -> Option<f64> {
         let models = [response_model, request_model];
         for model in models.into_iter().flatten() {
@@ -120,26 +109,17 @@ impl PriceTable {
                 return Some(price.cost(usage));
             }
         }
-        let model = response_model.or(request_model)?;
-        // A model already known to be unpriced: skip the database search (microseconds).
-        if self.is_known_unpriced(model) {
-            return None;
-        }
         #[cfg(feature = "cost")]
         for model in models.into_iter().flatten() {
-            if let Some(cost) = bundled_cost(provider, model, usage) {
+            if let Some(cost) = self.bundled.cost(provider, model, usage, now) {
                 return Some(cost);
             }
         }
+        #[cfg(not(feature = "cost"))]
+        let _ = now;
+        let model = response_model.or(request_model)?;
         self.warn_unknown(provider, model);
         None
-    }
-
-    fn is_known_unpriced(&self, model: &str) -> bool {
-        self.warned
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(model)
     }
 
     fn warn_unknown(&self, provider: Option<&str>, model: &str) {
@@ -155,33 +135,10 @@ impl PriceTable {
     }
 }
 
-#[cfg(feature = "cost")]
-fn bundled_cost(provider: Option<&str>, model: &str, usage: &Usage) -> Option<f64> {
-    let mut prices = genai_prices::Usage::new();
-    let pairs = [
-        ("input_tokens", usage.input_tokens),
-        ("output_tokens", usage.output_tokens),
-        ("cache_read_tokens", usage.cache_read_input_tokens),
-        ("cache_write_tokens", usage.cache_creation_input_tokens),
-    ];
-    for (key, value) in pairs {
-        if let Some(v) = value {
-            prices.insert(key, v as f64);
-        }
-    }
-    let request = genai_prices::PriceRequest::new(model, &prices);
-    let request = match provider.and_then(price_provider) {
-        Some(id) => request.with_provider_id(id),
-        None => request,
-    };
-    genai_prices::calculate(&request)
-        .ok()
-        .map(|p| p.total_price)
-        .filter(|p| p.is_finite() && *p >= 0.0)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     #[test]
@@ -203,7 +160,13 @@ mod tests {
         )]));
         let usage = Usage::new(1_000_000, 0);
         assert_eq!(
-            table.cost(Some("openai"), None, Some("gpt-4o-mini"), &usage),
+            table.cost(
+                Some("openai"),
+                None,
+                Some("gpt-4o-mini"),
+                &usage,
+                SystemTime::now()
+            ),
             Some(1.0)
         );
     }
@@ -219,11 +182,18 @@ mod tests {
                 Some("gpt-4o-mini-2024-07-18"),
                 Some("gpt-4o-mini"),
                 &usage,
+                SystemTime::now(),
             )
             .expect("gpt-4o-mini is in the database");
         assert!(cost > 0.05 && cost < 5.0, "{cost}");
         assert_eq!(
-            table.cost(Some("openai"), None, Some("my-fine-tune-xyz"), &usage),
+            table.cost(
+                Some("openai"),
+                None,
+                Some("my-fine-tune-xyz"),
+                &usage,
+                SystemTime::now()
+            ),
             None
         );
     }

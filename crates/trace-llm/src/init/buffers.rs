@@ -1,0 +1,107 @@
+//! Buffers for the parts of a span that leave the application's thread (its attribute
+//! vector, response id and finish reasons), allocated by the export thread.
+//!
+//! The exporter frees every span it receives on the export thread. When the application's
+//! thread allocated that memory, each free goes back to the application thread's allocator
+//! arena, and the two threads contend on its lock for every span (with glibc this cost more
+//! than the rest of the span). So the export thread allocates these buffers itself and hands
+//! them over in chunks: spans fill them, the exporter frees them into the export thread's own
+//! arena, and the application's thread never waits on the allocator for them.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use opentelemetry::{KeyValue, StringValue};
+
+use super::pipeline::lock;
+
+/// Attribute slots per span buffer: a chat span with response and usage has about twelve.
+pub(crate) const ATTRIBUTES: usize = 16;
+/// Bytes per response-id buffer (OpenAI ids are 38 bytes, Anthropic's about 30).
+const ID_BYTES: usize = 48;
+/// Most buffers of each kind waiting in the shared pool.
+const POOL_MAX: usize = 2048;
+/// Buffers a thread takes from the shared pool at once.
+const CHUNK: usize = 64;
+
+#[derive(Default)]
+struct Buffers {
+    attributes: Vec<Vec<KeyValue>>,
+    ids: Vec<String>,
+    reasons: Vec<Vec<StringValue>>,
+}
+
+static SHARED: Mutex<Buffers> = Mutex::new(Buffers {
+    attributes: Vec::new(),
+    ids: Vec::new(),
+    reasons: Vec::new(),
+});
+
+thread_local! {
+    static LOCAL: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Takes a buffer from this thread's cache, refilled from the shared pool, or allocates one.
+fn take<T>(pick: fn(&mut Buffers) -> &mut Vec<T>, fresh: impl FnOnce() -> T) -> T {
+    let cached = LOCAL
+        .try_with(|local| {
+            let mut local = local.borrow_mut();
+            if pick(&mut local).is_empty() {
+                let mut shared = lock(&SHARED);
+                let pool = pick(&mut shared);
+                let start = pool.len() - pool.len().min(CHUNK);
+                pick(&mut local).extend(pool.drain(start..));
+            }
+            pick(&mut local).pop()
+        })
+        .ok()
+        .flatten();
+    cached.unwrap_or_else(fresh)
+}
+
+/// An empty attribute vector with room for a span's attributes.
+pub(crate) fn attributes() -> Vec<KeyValue> {
+    take(|b| &mut b.attributes, || Vec::with_capacity(ATTRIBUTES))
+}
+
+/// `id` in a string buffer.
+pub(crate) fn id(id: &str) -> String {
+    if id.len() > ID_BYTES {
+        return id.to_owned();
+    }
+    let mut buffer = take(|b| &mut b.ids, || String::with_capacity(ID_BYTES));
+    buffer.push_str(id);
+    buffer
+}
+
+/// An empty finish-reasons vector with room for one choice.
+pub(crate) fn reasons() -> Vec<StringValue> {
+    take(|b| &mut b.reasons, || Vec::with_capacity(1))
+}
+
+/// Tops the shared pool up by about `spans` buffers of each kind (the export thread calls
+/// this after each round, with the number of spans it just exported, so the pool follows
+/// the application's rate and an idle application holds none).
+pub(crate) fn refill(spans: usize) {
+    let want = spans.min(POOL_MAX);
+    let missing = |len: usize| want.saturating_sub(len);
+    let (a, i, r) = {
+        let shared = lock(&SHARED);
+        (
+            missing(shared.attributes.len()),
+            missing(shared.ids.len()),
+            missing(shared.reasons.len()),
+        )
+    };
+    if a + i + r == 0 {
+        return;
+    }
+    // Allocate outside the lock.
+    let attributes: Vec<Vec<KeyValue>> = (0..a).map(|_| Vec::with_capacity(ATTRIBUTES)).collect();
+    let ids: Vec<String> = (0..i).map(|_| String::with_capacity(ID_BYTES)).collect();
+    let reasons: Vec<Vec<StringValue>> = (0..r).map(|_| Vec::with_capacity(1)).collect();
+    let mut shared = lock(&SHARED);
+    shared.attributes.extend(attributes);
+    shared.ids.extend(ids);
+    shared.reasons.extend(reasons);
+}

@@ -1,0 +1,122 @@
+//! Interned strings for the few, repeated names spans carry (model names, span names, finish
+//! reasons): leaked once, then shared as `&'static str`, so a span holding them allocates
+//! nothing and the export thread frees nothing. Bounded: past the budget, callers get an
+//! owned copy, as without interning.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::{PoisonError, RwLock};
+
+/// At most this many strings, of at most `MAX_LEN` bytes each, are leaked per process.
+const MAX_STRINGS: usize = 4096;
+const MAX_LEN: usize = 128;
+
+static INTERNED: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
+
+/// Entries in each thread's cache of recent hits.
+const RECENT: usize = 8;
+
+thread_local! {
+    /// The strings this thread interned last: a span looks up the same few model names
+    /// again and again, and a comparison is cheaper than hashing and the shared lock.
+    static RECENT_HITS: [Cell<&'static str>; RECENT] = const { [const { Cell::new("") }; RECENT] };
+    static NEXT_SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Finish reasons the providers send, to skip even the lookup.
+const KNOWN: [&str; 12] = [
+    "stop",
+    "length",
+    "tool_calls",
+    "content_filter",
+    "end_turn",
+    "max_tokens",
+    "tool_use",
+    "stop_sequence",
+    "error",
+    "completed",
+    "incomplete",
+    "pause_turn",
+];
+
+/// `s` as a `&'static str` when it is (or can still be) interned, else an owned copy.
+pub(crate) fn intern(s: &str) -> Cow<'static, str> {
+    if s.len() > MAX_LEN || s.is_empty() {
+        return Cow::Owned(s.to_owned());
+    }
+    if let Some(known) = KNOWN.iter().find(|k| **k == s) {
+        return Cow::Borrowed(known);
+    }
+    let recent = RECENT_HITS
+        .try_with(|hits| hits.iter().map(Cell::get).find(|hit| *hit == s))
+        .ok()
+        .flatten();
+    if let Some(hit) = recent {
+        return Cow::Borrowed(hit);
+    }
+    let interned = intern_shared(s);
+    if let Cow::Borrowed(found) = interned {
+        let _ = RECENT_HITS.try_with(|hits| {
+            let _ = NEXT_SLOT.try_with(|next| {
+                let slot = next.get() % RECENT;
+                hits[slot].set(found);
+                next.set(slot + 1);
+            });
+        });
+    }
+    interned
+}
+
+/// The shared table behind [`intern`].
+fn intern_shared(s: &str) -> Cow<'static, str> {
+    {
+        let set = INTERNED.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = set.as_ref().and_then(|set| set.get(s)) {
+            return Cow::Borrowed(found);
+        }
+    }
+    let mut set = INTERNED.write().unwrap_or_else(PoisonError::into_inner);
+    let set = set.get_or_insert_with(HashSet::new);
+    if let Some(found) = set.get(s) {
+        return Cow::Borrowed(found);
+    }
+    if set.len() >= MAX_STRINGS {
+        return Cow::Owned(s.to_owned());
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    set.insert(leaked);
+    Cow::Borrowed(leaked)
+}
+
+/// `prefix` + " " + `s`, interned the same way (span names such as `chat gpt-4o`).
+pub(crate) fn intern_joined(prefix: &str, s: &str) -> Cow<'static, str> {
+    const STACK: usize = 160;
+    let len = prefix.len() + 1 + s.len();
+    if len > STACK {
+        return Cow::Owned(format!("{prefix} {s}"));
+    }
+    let mut buf = [0u8; STACK];
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()] = b' ';
+    buf[prefix.len() + 1..len].copy_from_slice(s.as_bytes());
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(joined) => intern(joined),
+        Err(_) => Cow::Owned(format!("{prefix} {s}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_string_same_pointer_and_long_strings_are_owned() {
+        let a = intern("gpt-4o-mini");
+        let b = intern(&String::from("gpt-4o-mini"));
+        assert!(matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y)));
+        assert!(matches!(intern(&"x".repeat(MAX_LEN + 1)), Cow::Owned(_)));
+        assert_eq!(intern_joined("chat", "gpt-4o"), "chat gpt-4o");
+        assert!(matches!(intern_joined("chat", "gpt-4o"), Cow::Borrowed(_)));
+    }
+}

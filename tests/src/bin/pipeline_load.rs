@@ -1,0 +1,185 @@
+//! The export pipeline under load, against a real collector (rotel) on loopback:
+//!
+//! 1. throughput: chat spans (a recorded OpenAI response, extracted from JSON) as fast as the
+//!    pipeline takes them, counted at the collector; spans per second, drops, and CPU time of
+//!    this process per delivered span;
+//! 2. latency of a traced call, p50 / p99 / p99.9, with the collector up and with it down;
+//! 3. peak memory while the collector is down and spans keep coming, against the queue bound.
+//!
+//! ```text
+//! cargo run --release -p trace-llm-tests --bin pipeline_load
+//! ```
+//!
+//! Needs the rotel collector (see tests/README or `.ci/run`). Prints a markdown report.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use trace_llm::{DEFAULT_QUEUE_SIZE, Protocol, TracingConfig, TracingGuard, trace_llm};
+use trace_llm_tests::collector::{Rotel, free_port, wait_until};
+use trace_llm_tests::fixtures::Fixture;
+
+#[trace_llm(kind = "chat", provider = "openai", request = req)]
+fn chat<'a>(req: &Value, response: &'a Value) -> &'a Value {
+    response
+}
+
+fn init(endpoint: String, protocol: Protocol) -> TracingGuard {
+    TracingConfig::default()
+        .service_name("pipeline-load")
+        .otlp_endpoint(endpoint)
+        .protocol(protocol)
+        .metrics(false)
+        .timeout(Duration::from_secs(2))
+        .shutdown_timeout(Duration::from_secs(60))
+        .init()
+        .expect("init")
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let total = ticks(11) + ticks(12);
+    Duration::from_millis(total * 10) // USER_HZ is 100 on Linux
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn throughput(req: &Value, response: &Value, protocol: Protocol, spans: u64) -> String {
+    let rotel = Rotel::start_counting();
+    let endpoint = match protocol {
+        Protocol::Grpc => rotel.grpc_endpoint(),
+        _ => rotel.http_endpoint(),
+    };
+    let guard = init(endpoint, protocol);
+    let limit = (DEFAULT_QUEUE_SIZE as u64) / 2;
+    let cpu = cpu_time();
+    let start = Instant::now();
+    for _ in 0..spans {
+        // Back-pressure instead of drops: the question is what the exporter sustains.
+        loop {
+            let s = guard.stats();
+            if s.started - s.exported - s.dropped < limit {
+                break;
+            }
+            // Not synchronisation: pacing, so that waiting burns no CPU of this process.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        chat(req, response);
+    }
+    // The last, partial batch goes now rather than after the schedule delay.
+    let _ = guard.force_flush();
+    let arrived = wait_until(Duration::from_secs(300), || rotel.received() >= spans);
+    let elapsed = start.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu);
+    let stats = guard.stats();
+    let _ = guard.shutdown();
+    assert!(
+        arrived,
+        "the collector counted {} of {spans} spans",
+        rotel.received()
+    );
+    format!(
+        "| {protocol:?} | {spans} | {} | {:.0} | {} | {:.2} µs |",
+        rotel.received(),
+        spans as f64 / elapsed.as_secs_f64(),
+        stats.dropped,
+        cpu.as_secs_f64() * 1e6 / spans as f64,
+    )
+}
+
+/// Per-call latency percentiles (µs) over `calls` calls.
+fn latencies(req: &Value, response: &Value, calls: usize) -> (f64, f64, f64) {
+    let mut samples: Vec<u32> = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        chat(req, response);
+        samples.push(u32::try_from(t.elapsed().as_nanos()).unwrap_or(u32::MAX));
+    }
+    samples.sort_unstable();
+    let at = |q: f64| f64::from(samples[((samples.len() as f64 - 1.0) * q) as usize]) / 1e3;
+    (at(0.50), at(0.99), at(0.999))
+}
+
+fn main() {
+    let fixture = Fixture::named(
+        "openai-recorded",
+        "test_chat_completion_tool_calls_no_content",
+    );
+    let interaction = &fixture.interactions[0];
+    let (req, response) = (interaction.request.clone(), interaction.response_json());
+    let spans: u64 = std::env::var("SPANS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+
+    // Memory first: peak RSS is a high-water mark, so later phases would hide it.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    println!("### Memory with the collector down\n");
+    let before = peak_rss();
+    let guard = init(dead.clone(), Protocol::Grpc);
+    let burst = 3 * DEFAULT_QUEUE_SIZE as u64;
+    for _ in 0..burst {
+        chat(&req, &response);
+    }
+    let peak = peak_rss();
+    let stats = guard.stats();
+    let _ = guard.shutdown();
+    println!(
+        "{burst} spans into a dead endpoint (queue {}): {} dropped; peak RSS grew from {:.0} \
+         to {:.0} MiB, by {:.0} MiB (documented bound: {} spans × ~2.75 KiB = {:.0} MiB).\n",
+        DEFAULT_QUEUE_SIZE,
+        stats.dropped,
+        before as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        peak.saturating_sub(before) as f64 / 1048576.0,
+        DEFAULT_QUEUE_SIZE,
+        DEFAULT_QUEUE_SIZE as f64 * 2816.0 / 1048576.0,
+    );
+
+    println!("### Throughput to rotel on loopback\n");
+    println!(
+        "| protocol | spans sent | counted at the collector | spans/s | dropped | CPU per span |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        println!("{}", throughput(&req, &response, protocol, spans));
+    }
+
+    println!("\n### Latency of a traced chat call (200,000 calls)\n");
+    println!("| collector | p50 | p99 | p99.9 |");
+    println!("|---|---:|---:|---:|");
+    {
+        let rotel = Rotel::start_counting();
+        let guard = init(rotel.grpc_endpoint(), Protocol::Grpc);
+        latencies(&req, &response, 20_000); // warm up
+        let (p50, p99, p999) = latencies(&req, &response, 200_000);
+        println!("| up | {p50:.2} µs | {p99:.2} µs | {p999:.2} µs |");
+        let _ = guard.shutdown();
+    }
+    {
+        let guard = init(dead.clone(), Protocol::Grpc);
+        latencies(&req, &response, 20_000);
+        let (p50, p99, p999) = latencies(&req, &response, 200_000);
+        println!("| down (nothing listening) | {p50:.2} µs | {p99:.2} µs | {p999:.2} µs |");
+        let _ = guard.shutdown();
+    }
+}
