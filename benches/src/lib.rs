@@ -163,31 +163,48 @@ pub async fn sdk_chat_async(tracer: &SdkTracer, req: &ChatRequest) -> ChatRespon
     response
 }
 
-/// `tracing::instrument` with the same fields, exported by `tracing-opentelemetry`.
-#[inline(never)]
-#[tracing::instrument(
-    name = "chat gpt-4o-mini",
-    skip_all,
-    fields(
-        otel.kind = "client",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = req.model,
-        gen_ai.request.temperature = req.temperature,
-        gen_ai.request.max_tokens = req.max_tokens,
-        gen_ai.response.id = tracing::field::Empty,
-        gen_ai.response.model = tracing::field::Empty,
-        gen_ai.response.finish_reasons = tracing::field::Empty,
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-    )
-)]
-pub fn tracing_chat(req: &ChatRequest) -> ChatResponse {
-    let response = respond(req);
-    tracing_record(&response);
-    response
+/// Declares a chat function under `tracing::instrument` with the span's fields; sync and
+/// async share the one attribute.
+macro_rules! tracing_chat_fn {
+    ($(#[$attr:meta])* $name:ident, $($async:tt)?) => {
+        $(#[$attr])*
+        #[tracing::instrument(
+            name = "chat gpt-4o-mini",
+            skip_all,
+            fields(
+                otel.kind = "client",
+                gen_ai.operation.name = "chat",
+                gen_ai.provider.name = "openai",
+                gen_ai.request.model = req.model,
+                gen_ai.request.temperature = req.temperature,
+                gen_ai.request.max_tokens = req.max_tokens,
+                gen_ai.response.id = tracing::field::Empty,
+                gen_ai.response.model = tracing::field::Empty,
+                gen_ai.response.finish_reasons = tracing::field::Empty,
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                gen_ai.usage.output_tokens = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            )
+        )]
+        pub $($async)? fn $name(req: &ChatRequest) -> ChatResponse {
+            let response = respond(req);
+            tracing_record(&response);
+            response
+        }
+    };
 }
+
+tracing_chat_fn!(
+    /// `tracing::instrument` with the same fields, exported by `tracing-opentelemetry`.
+    #[inline(never)]
+    tracing_chat,
+);
+
+tracing_chat_fn!(
+    /// The same, async.
+    tracing_chat_async,
+    async
+);
 
 fn tracing_record(response: &ChatResponse) {
     let span = tracing::Span::current();
@@ -197,31 +214,6 @@ fn tracing_record(response: &ChatResponse) {
     span.record("gen_ai.usage.input_tokens", response.input_tokens);
     span.record("gen_ai.usage.output_tokens", response.output_tokens);
     span.record("otel.status_code", "OK");
-}
-
-/// The same, async.
-#[tracing::instrument(
-    name = "chat gpt-4o-mini",
-    skip_all,
-    fields(
-        otel.kind = "client",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = req.model,
-        gen_ai.request.temperature = req.temperature,
-        gen_ai.request.max_tokens = req.max_tokens,
-        gen_ai.response.id = tracing::field::Empty,
-        gen_ai.response.model = tracing::field::Empty,
-        gen_ai.response.finish_reasons = tracing::field::Empty,
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-    )
-)]
-pub async fn tracing_chat_async(req: &ChatRequest) -> ChatResponse {
-    let response = respond(req);
-    tracing_record(&response);
-    response
 }
 
 /// `fastrace`: a root span per call (fastrace records nothing without one) with the same

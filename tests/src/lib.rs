@@ -13,6 +13,15 @@ pub mod fixtures;
 pub mod metrics;
 pub mod phoenix;
 
+/// A multi-threaded Tokio runtime with `workers` threads, I/O and timers on.
+pub fn multi_thread_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// The tracing pipeline is process-global: tests of one binary take turns.
 static SERIAL: Mutex<()> = Mutex::new(());
 

@@ -29,11 +29,7 @@ async fn handle(request: u32) -> u32 {
 }
 
 fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    multi_thread_runtime(4)
 }
 
 #[test]

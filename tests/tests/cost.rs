@@ -384,11 +384,7 @@ fn check_roll_up(spans: &[SpanData]) -> &SpanData {
 #[test]
 fn ancestors_total_their_descendants_across_spawned_tasks_streams_and_nesting() {
     let h = Harness::with(with_prices);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = multi_thread_runtime(2);
     let (totals, outside) = runtime.block_on(async {
         let totals = RequestContext::new()
             .tenant_id("acme")

@@ -245,11 +245,7 @@ fn expected(interaction: &Interaction) -> BTreeMap<&'static str, V> {
 #[test]
 fn every_anthropic_fixture_through_reqwest_json() {
     let h = Harness::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = multi_thread_runtime(2);
     let http = reqwest::Client::new();
     let fixtures = Fixture::all("anthropic-recorded");
     assert!(fixtures.len() >= 50, "fixtures missing: {}", fixtures.len());

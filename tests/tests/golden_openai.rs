@@ -413,11 +413,7 @@ fn check(fixture: &Fixture, n: usize, span: &SpanData, expected: &BTreeMap<&'sta
 #[test]
 fn every_openai_fixture_through_async_openai() {
     let h = Harness::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = multi_thread_runtime(2);
     let fixtures = Fixture::all("openai-recorded");
     assert!(fixtures.len() >= 60, "fixtures missing: {}", fixtures.len());
     let mut checked = 0;

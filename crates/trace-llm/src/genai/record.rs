@@ -498,18 +498,24 @@ impl ResponseRecorder<'_> {
         }
     }
 
-    /// A piece of streamed output text of choice `choice_index`; the pieces become
-    /// `gen_ai.output.messages` when the stream ends.
-    pub fn output_text_delta(&mut self, choice_index: usize, text: &str) {
-        if !self.capture_content() || text.is_empty() {
-            return;
-        }
+    /// The stream's accumulated output, and the content size limit it must fit in.
+    fn streamed_output(&mut self) -> (&mut StreamedOutput, usize) {
         let limit = self.state.pipeline.settings.content_max_bytes;
         let streamed = self
             .state
             .response
             .streamed
             .get_or_insert_with(Default::default);
+        (streamed, limit)
+    }
+
+    /// A piece of streamed output text of choice `choice_index`; the pieces become
+    /// `gen_ai.output.messages` when the stream ends.
+    pub fn output_text_delta(&mut self, choice_index: usize, text: &str) {
+        if !self.capture_content() || text.is_empty() {
+            return;
+        }
+        let (streamed, limit) = self.streamed_output();
         if streamed.room(text.len(), limit) {
             if let Some(choice) = streamed.choice(choice_index) {
                 choice.text.push_str(text);
@@ -530,12 +536,7 @@ impl ResponseRecorder<'_> {
         if !self.capture_content() {
             return;
         }
-        let limit = self.state.pipeline.settings.content_max_bytes;
-        let streamed = self
-            .state
-            .response
-            .streamed
-            .get_or_insert_with(Default::default);
+        let (streamed, limit) = self.streamed_output();
         let more = arguments.len() + id.map_or(0, str::len) + name.map_or(0, str::len);
         if !streamed.room(more, limit) || tool_index >= StreamedOutput::MAX_SLOTS {
             return;

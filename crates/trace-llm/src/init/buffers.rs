@@ -83,6 +83,9 @@ pub(crate) fn reasons() -> Vec<StringValue> {
 /// this after each round, with the number of spans it just exported, so the pool follows
 /// the application's rate and an idle application holds none).
 pub(crate) fn refill(spans: usize) {
+    if spans == 0 {
+        return;
+    }
     let want = spans.min(POOL_MAX);
     let missing = |len: usize| want.saturating_sub(len);
     let (a, i, r) = {

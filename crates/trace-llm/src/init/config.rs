@@ -286,24 +286,27 @@ impl TracingConfig {
         };
         let export_on_root_end = matches!(exporter, ExporterChoice::Console);
         let spans_over_otlp = matches!(exporter, ExporterChoice::Otlp);
-        let headers = self.headers;
-        let mut otlp_settings: Option<OtlpSettings> = None;
-        let mut otlp = |protocol, endpoint: Option<&str>, timeout| -> Result<OtlpSettings, Error> {
-            if otlp_settings.is_none() {
-                otlp_settings = Some(OtlpSettings::resolve(
-                    protocol,
-                    endpoint,
-                    headers.clone(),
-                    timeout,
-                )?);
+        // Resolved at most once (for spans and metrics alike), so a bad environment value warns
+        // once.
+        let (protocol, endpoint, timeout, headers) = (
+            self.protocol,
+            self.otlp_endpoint,
+            self.timeout,
+            self.headers,
+        );
+        let mut resolved: Option<OtlpSettings> = None;
+        let mut otlp = || -> Result<OtlpSettings, Error> {
+            if let Some(settings) = &resolved {
+                return Ok(settings.clone());
             }
-            Ok(otlp_settings
-                .clone()
-                .unwrap_or_else(|| unreachable!("just set")))
+            let settings =
+                OtlpSettings::resolve(protocol, endpoint.as_deref(), headers.clone(), timeout)?;
+            resolved = Some(settings.clone());
+            Ok(settings)
         };
         let factory: ExporterFactory = match exporter {
             ExporterChoice::Otlp => {
-                let settings = otlp(self.protocol, self.otlp_endpoint.as_deref(), self.timeout)?;
+                let settings = otlp()?;
                 Box::new(move || super::otlp::build(settings))
             }
             ExporterChoice::Console => Box::new(|| Ok(Box::new(ConsoleExporter::stdout()) as _)),
@@ -319,8 +322,7 @@ impl TracingConfig {
             (explicit, None) => {
                 let wanted = explicit.unwrap_or_else(|| metrics_from_env(spans_over_otlp));
                 if wanted {
-                    let settings =
-                        otlp(self.protocol, self.otlp_endpoint.as_deref(), self.timeout)?;
+                    let settings = otlp()?;
                     let temporality = temporality_from_env();
                     let factory: MetricExporterFactory =
                         Box::new(move || super::otlp::build_metrics(settings, temporality));

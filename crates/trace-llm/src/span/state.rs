@@ -253,13 +253,21 @@ impl SpanState {
         }
     }
 
-    /// What this span itself adds to the totals: one inference call with its usage and
-    /// cost (pico-dollars, so sums are exact).
-    fn own_subtotal(&self, cost: Option<f64>) -> Subtotal {
+    /// What this span itself adds to the totals: for a model call with usage, one call with
+    /// its tokens and, when its model has a known price at `now`, its cost (pico-dollars, so
+    /// sums are exact).
+    fn own_subtotal(&self, now: SystemTime) -> Subtotal {
         let usage = &self.response.usage;
         if !self.operation.is_inference() || usage.is_empty() {
             return Subtotal::default();
         }
+        let cost = self.pipeline.settings.prices.cost(
+            self.provider.as_deref(),
+            self.response.model.as_deref(),
+            self.request_model.as_deref(),
+            usage,
+            now,
+        );
         Subtotal {
             input_tokens: usage.input_tokens.unwrap_or(0),
             output_tokens: usage.output_tokens.unwrap_or(0),
@@ -267,21 +275,6 @@ impl SpanState {
             cost_pico_usd: cost.map_or(0, |c| (c * PICO_PER_USD).round() as u64),
             priced_calls: u64::from(cost.is_some()),
         }
-    }
-
-    /// The cost of this call at `now`, when it is a model call with usage and a known price.
-    fn cost(&self, now: SystemTime) -> Option<f64> {
-        let usage = &self.response.usage;
-        if !self.operation.is_inference() || usage.is_empty() {
-            return None;
-        }
-        self.pipeline.settings.prices.cost(
-            self.provider.as_deref(),
-            self.response.model.as_deref(),
-            self.request_model.as_deref(),
-            usage,
-            now,
-        )
     }
 
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
@@ -292,8 +285,7 @@ impl SpanState {
             let duration = end.duration_since(self.start).unwrap_or_default();
             metrics.record_end(&self, duration.as_secs_f64());
         }
-        let cost = self.cost(end);
-        let own = self.own_subtotal(cost);
+        let own = self.own_subtotal(end);
         let descendants = frame
             .tally
             .as_ref()
