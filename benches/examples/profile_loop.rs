@@ -1,17 +1,22 @@
-//! A tight loop of traced calls for `perf record`:
+//! A tight loop of one benchmark workload, for `perf record` or `valgrind --tool=callgrind`
+//! (instruction counts are repeatable where wall time on a shared machine is not):
 //!
 //! ```text
 //! cargo build --release -p trace-llm-benches --example profile_loop
-//! perf record -g target/release/examples/profile_loop [on|unsampled|sdk] [calls]
+//! perf record -g target/release/examples/profile_loop on 2000000
+//! valgrind --tool=callgrind target/release/examples/profile_loop off-async 100000
 //! ```
 //!
-//! Prints the time per call and the pipeline's counters (drops mean the export thread did
-//! not keep up with the discarding exporter).
+//! Workloads: `plain`, `off`, `unsampled`, `on`, `sdk` (sync chat call); `plain-async`,
+//! `off-async`, `on-async`; `plain-stream`, `off-stream`, `on-stream` (ten chunks);
+//! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels). `off*` and
+//! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
+//! (drops mean the export thread did not keep up with the discarding exporter).
 
 use std::hint::black_box;
 
 use trace_llm::TracingConfig;
-use trace_llm_benches::{Discard, REQUEST, sdk_chat, sdk_provider, traced_chat};
+use trace_llm_benches::*;
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "on".to_owned());
@@ -19,26 +24,68 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000_000);
-    let ratio = if which == "unsampled" { 0.0 } else { 1.0 };
-    let guard = TracingConfig::default()
-        .with_span_exporter(Discard)
-        .sample_ratio(ratio)
-        .init()
-        .expect("init");
-    let (_provider, tracer) = sdk_provider();
+    let traced = !["off", "plain", "sdk"].iter().any(|p| which.starts_with(p));
+    let guard = traced.then(|| {
+        let ratio = if which.starts_with("unsampled") {
+            0.0
+        } else {
+            1.0
+        };
+        TracingConfig::default()
+            .with_span_exporter(Discard)
+            .sample_ratio(ratio)
+            .init()
+            .expect("init")
+    });
+    // Only when measured: its batch thread would be counted by callgrind.
+    let sdk = which.starts_with("sdk").then(sdk_provider);
+    let tracer = || &sdk.as_ref().expect("sdk workload").1;
+    let call: Box<dyn Fn()> = match which.as_str() {
+        "plain" => Box::new(|| {
+            black_box(plain_chat(black_box(&REQUEST)));
+        }),
+        "off" | "unsampled" | "on" => Box::new(|| {
+            black_box(traced_chat(black_box(&REQUEST)));
+        }),
+        "sdk" => Box::new(|| {
+            black_box(sdk_chat(tracer(), black_box(&REQUEST)));
+        }),
+        "plain-async" => Box::new(|| {
+            black_box(ready(async { plain_chat(black_box(&REQUEST)) }));
+        }),
+        "off-async" | "on-async" => Box::new(|| {
+            black_box(ready(traced_chat_async(black_box(&REQUEST))));
+        }),
+        "plain-stream" => Box::new(|| {
+            black_box(drain(futures_util::stream::iter(chunks())));
+        }),
+        "off-stream" | "on-stream" => Box::new(|| {
+            black_box(drain(traced_stream(black_box(&REQUEST))));
+        }),
+        "off-nested" | "unsampled-nested" | "on-nested" => Box::new(|| {
+            black_box(traced_agent(black_box(&REQUEST)));
+        }),
+        "sdk-nested" => Box::new(|| {
+            black_box(sdk_agent(tracer(), black_box(&REQUEST)));
+        }),
+        other => panic!("unknown workload {other}"),
+    };
     let start = std::time::Instant::now();
     for _ in 0..calls {
-        if which == "sdk" {
-            black_box(sdk_chat(&tracer, black_box(&REQUEST)));
-        } else {
-            black_box(traced_chat(black_box(&REQUEST)));
-        }
+        call();
     }
     let elapsed = start.elapsed();
-    let _ = guard.force_flush();
-    eprintln!(
-        "{which}: {:?} per call, {:?}",
-        elapsed / calls,
-        guard.stats()
+    eprint!("{which}: {:?} per call", elapsed / calls);
+    if let Some(guard) = guard {
+        let _ = guard.force_flush();
+        eprint!(", {:?}", guard.stats());
+    }
+    if let Some((provider, _)) = &sdk {
+        let _ = provider.force_flush();
+    }
+    eprint!(
+        ", {} spans reached the exporter",
+        DISCARDED.load(std::sync::atomic::Ordering::Relaxed)
     );
+    eprintln!();
 }

@@ -499,8 +499,13 @@ pub fn tracing_stream(req: &ChatRequest) -> usize {
 #[derive(Debug, Default, Clone)]
 pub struct Discard;
 
+/// Spans that reached a [`Discard`] exporter, in this process: what a batch processor
+/// delivered, as opposed to what it dropped on a full queue.
+pub static DISCARDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl SpanExporter for Discard {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        DISCARDED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         drop(black_box(batch));
         Ok(())
     }

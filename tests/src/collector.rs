@@ -138,6 +138,24 @@ fn rotel_agent() -> PathBuf {
         .clone()
 }
 
+/// User plus system CPU time of a process, from its `/proc/<pid>/stat` (or
+/// `/proc/self/stat`); zero where that cannot be read.
+pub fn process_cpu_time(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let total = ticks(11) + ticks(12);
+    Duration::from_millis(total * 10) // USER_HZ is 100 on Linux
+}
+
 /// A running rotel collector that appends every span it receives to a JSON-lines file.
 pub struct Rotel {
     child: Option<Child>,
@@ -286,6 +304,13 @@ impl Rotel {
         std::fs::read(&self.spans_file)
             .map(|b| bytecount_lines(&b))
             .unwrap_or(0)
+    }
+
+    /// User plus system CPU time the collector process has used so far (Linux).
+    pub fn cpu_time(&self) -> Duration {
+        self.child.as_ref().map_or(Duration::ZERO, |c| {
+            process_cpu_time(&format!("/proc/{}/stat", c.id()))
+        })
     }
 
     /// Stops the collector (SIGKILL: an outage, not a shutdown).

@@ -83,22 +83,48 @@ where
 {
     type Output = C::Output;
 
+    // Inline with the off case first: a future made while tracing was off polls straight
+    // through (no frame swap, no unwinding guard), so it costs what the bare future costs.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let this = self.project();
-        let mut future = this.future;
-        let polled = this.span.call(|| future.as_mut().poll(cx));
-        match polled {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(output) => {
-                let span = mem::replace(this.span, LiveSpan::OFF);
-                match this.finish.take() {
-                    Some(finish) => Poll::Ready(finish.finish(span, output)),
-                    // The inner future completed twice: polling after completion is a bug of
-                    // the caller, reported as std's own futures do.
-                    None => panic!("`Instrumented` future polled after completion"),
+        if this.span.is_off() {
+            return match this.future.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(output) => {
+                    Poll::Ready(take_finish(this.finish).finish(LiveSpan::OFF, output))
                 }
-            }
+            };
         }
+        poll_active(this.future, this.span, this.finish, cx)
+    }
+}
+
+/// The span is live: it is current during the poll, and ends (through `finish`) on completion.
+#[inline(never)]
+fn poll_active<Fut: Future, C: Finish<Fut::Output>>(
+    mut future: Pin<&mut Fut>,
+    span: &mut LiveSpan,
+    finish: &mut Option<C>,
+    cx: &mut Context<'_>,
+) -> Poll<C::Output> {
+    match span.call(|| future.as_mut().poll(cx)) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(output) => {
+            let span = mem::replace(span, LiveSpan::OFF);
+            Poll::Ready(take_finish(finish).finish(span, output))
+        }
+    }
+}
+
+/// The finisher, which is there until the future completes.
+#[inline]
+fn take_finish<C>(finish: &mut Option<C>) -> C {
+    match finish.take() {
+        Some(finish) => finish,
+        // The inner future completed twice: polling after completion is a bug of the caller,
+        // reported as std's own futures do.
+        None => panic!("`Instrumented` future polled after completion"),
     }
 }
 

@@ -73,6 +73,7 @@ struct Progress {
 }
 
 impl Progress {
+    #[inline]
     fn new(span: &mut LiveSpan) -> Self {
         if let Some(state) = span.state_mut() {
             state.response.stream = Some(StreamStats::default());
@@ -149,29 +150,20 @@ impl<S: Stream> TracedStream<S> {
 impl<S: Stream> Stream for TracedStream<S> {
     type Item = S::Item;
 
+    // Inline with the off case first: a stream made while tracing was off is a fused
+    // pass-through, a flag and a compare per item.
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
         if this.progress.done {
             return Poll::Ready(None);
         }
         if this.span.is_off() {
-            // Tracing was off when the stream started: a pass-through (still fused).
             let polled = this.inner.poll_next(cx);
             this.progress.done = matches!(polled, Poll::Ready(None));
             return polled;
         }
-        let mut inner = this.inner;
-        match this.span.call(|| inner.as_mut().poll_next(cx)) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(item)) => {
-                this.progress.item(this.span, &item, *this.on_item);
-                Poll::Ready(Some(item))
-            }
-            Poll::Ready(None) => {
-                this.progress.end(this.span);
-                Poll::Ready(None)
-            }
-        }
+        poll_active(this.inner, this.span, this.progress, *this.on_item, cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -179,6 +171,28 @@ impl<S: Stream> Stream for TracedStream<S> {
             (0, Some(0))
         } else {
             self.inner.size_hint()
+        }
+    }
+}
+
+/// The span is live: it is current while the item is produced, which is then recorded.
+#[inline(never)]
+fn poll_active<S: Stream>(
+    mut inner: Pin<&mut S>,
+    span: &mut LiveSpan,
+    progress: &mut Progress,
+    on_item: OnItem<S::Item>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<S::Item>> {
+    match span.call(|| inner.as_mut().poll_next(cx)) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Some(item)) => {
+            progress.item(span, &item, on_item);
+            Poll::Ready(Some(item))
+        }
+        Poll::Ready(None) => {
+            progress.end(span);
+            Poll::Ready(None)
         }
     }
 }
@@ -207,6 +221,7 @@ impl<I: Iterator> TracedIter<I> {
 impl<I: Iterator> Iterator for TracedIter<I> {
     type Item = I::Item;
 
+    #[inline]
     fn next(&mut self) -> Option<I::Item> {
         if self.progress.done {
             return None;
@@ -216,17 +231,12 @@ impl<I: Iterator> Iterator for TracedIter<I> {
             self.progress.done = next.is_none();
             return next;
         }
-        let inner = &mut self.inner;
-        match self.span.call(|| inner.next()) {
-            Some(item) => {
-                self.progress.item(&mut self.span, &item, self.on_item);
-                Some(item)
-            }
-            None => {
-                self.progress.end(&mut self.span);
-                None
-            }
-        }
+        next_active(
+            &mut self.inner,
+            &mut self.span,
+            &mut self.progress,
+            self.on_item,
+        )
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -234,6 +244,26 @@ impl<I: Iterator> Iterator for TracedIter<I> {
             (0, Some(0))
         } else {
             self.inner.size_hint()
+        }
+    }
+}
+
+/// The span is live: it is current while the item is produced, which is then recorded.
+#[inline(never)]
+fn next_active<I: Iterator>(
+    inner: &mut I,
+    span: &mut LiveSpan,
+    progress: &mut Progress,
+    on_item: OnItem<I::Item>,
+) -> Option<I::Item> {
+    match span.call(|| inner.next()) {
+        Some(item) => {
+            progress.item(span, &item, on_item);
+            Some(item)
+        }
+        None => {
+            progress.end(span);
+            None
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use trace_llm::{DEFAULT_QUEUE_SIZE, Protocol, TracingConfig, TracingGuard, trace_llm};
-use trace_llm_tests::collector::{Rotel, free_port, wait_until};
+use trace_llm_tests::collector::{Rotel, free_port, process_cpu_time, wait_until};
 use trace_llm_tests::fixtures::Fixture;
 
 #[trace_llm(kind = "chat", provider = "openai", request = req)]
@@ -38,19 +38,7 @@ fn init(endpoint: String, protocol: Protocol) -> TracingGuard {
 
 /// User plus system CPU time of this process so far.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let total = ticks(11) + ticks(12);
-    Duration::from_millis(total * 10) // USER_HZ is 100 on Linux
+    process_cpu_time("/proc/self/stat")
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes.
@@ -72,6 +60,7 @@ fn throughput(req: &Value, response: &Value, protocol: Protocol, spans: u64) -> 
     let guard = init(endpoint, protocol);
     let limit = (DEFAULT_QUEUE_SIZE as u64) / 2;
     let cpu = cpu_time();
+    let collector_cpu = rotel.cpu_time();
     let start = Instant::now();
     for _ in 0..spans {
         // Back-pressure instead of drops: the question is what the exporter sustains.
@@ -90,6 +79,7 @@ fn throughput(req: &Value, response: &Value, protocol: Protocol, spans: u64) -> 
     let arrived = wait_until(Duration::from_secs(300), || rotel.received() >= spans);
     let elapsed = start.elapsed();
     let cpu = cpu_time().saturating_sub(cpu);
+    let collector_cpu = rotel.cpu_time().saturating_sub(collector_cpu);
     let stats = guard.stats();
     let _ = guard.shutdown();
     assert!(
@@ -98,11 +88,12 @@ fn throughput(req: &Value, response: &Value, protocol: Protocol, spans: u64) -> 
         rotel.received()
     );
     format!(
-        "| {protocol:?} | {spans} | {} | {:.0} | {} | {:.2} µs |",
+        "| {protocol:?} | {spans} | {} | {:.0} | {} | {:.2} µs | {:.2} µs |",
         rotel.received(),
         spans as f64 / elapsed.as_secs_f64(),
         stats.dropped,
         cpu.as_secs_f64() * 1e6 / spans as f64,
+        collector_cpu.as_secs_f64() * 1e6 / spans as f64,
     )
 }
 
@@ -157,9 +148,10 @@ fn main() {
 
     println!("### Throughput to rotel on loopback\n");
     println!(
-        "| protocol | spans sent | counted at the collector | spans/s | dropped | CPU per span |"
+        "| protocol | spans sent | counted at the collector | spans/s | dropped | CPU per span \
+         (this process) | CPU per span (collector) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         println!("{}", throughput(&req, &response, protocol, spans));
     }

@@ -132,14 +132,23 @@ pub(crate) fn capture() -> Frame {
         .unwrap_or_default()
 }
 
-/// What a span started now inherits: the current frame, with whatever OpenTelemetry span is
-/// current as the parent when no trace-llm span is.
-pub(crate) fn inherit() -> Frame {
-    let mut frame = capture();
-    if frame.span.is_none() {
-        frame.span = otel_current_parent();
+/// The parent of a span started now (the current trace-llm span, or else whatever
+/// OpenTelemetry span is current), and whether the current scope carries a request context. Reads the frame without touching its shared
+/// parts, so that a span that turns out unsampled costs no reference counting.
+#[inline]
+pub(crate) fn peek_parent() -> (Option<SpanContext>, bool) {
+    let peeked = CURRENT
+        .try_with(|cell| {
+            let current = cell.try_borrow().ok()?;
+            Some((current.span.clone(), current.request.is_some()))
+        })
+        .ok()
+        .flatten();
+    match peeked {
+        Some((Some(parent), has_request)) => (Some(parent), has_request),
+        Some((None, has_request)) => (otel_current_parent(), has_request),
+        None => (otel_current_parent(), false),
     }
-    frame
 }
 
 /// The span context of the current `opentelemetry::Context`, if it holds a valid one: an
@@ -157,6 +166,7 @@ fn otel_current_parent() -> Option<SpanContext> {
 }
 
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.
+#[inline]
 pub(crate) fn in_frame<R>(frame: &mut Frame, f: impl FnOnce() -> R) -> R {
     let _entered = Entered::new(frame);
     f()

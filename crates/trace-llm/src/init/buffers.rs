@@ -20,7 +20,7 @@ pub(crate) const ATTRIBUTES: usize = 16;
 /// Bytes per response-id buffer (OpenAI ids are 38 bytes, Anthropic's about 30).
 const ID_BYTES: usize = 48;
 /// Most buffers of each kind waiting in the shared pool.
-const POOL_MAX: usize = 2048;
+const POOL_MAX: usize = 8192;
 /// Buffers a thread takes from the shared pool at once.
 const CHUNK: usize = 64;
 
@@ -86,7 +86,7 @@ pub(crate) fn refill(spans: usize) {
     if spans == 0 {
         return;
     }
-    let want = spans.min(POOL_MAX);
+    let want = (2 * spans).min(POOL_MAX);
     let missing = |len: usize| want.saturating_sub(len);
     let (a, i, r) = {
         let shared = lock(&SHARED);

@@ -32,6 +32,7 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+#[inline]
 pub(crate) fn current() -> Option<&'static Pipeline> {
     let p = CURRENT.load(Ordering::Acquire);
     // SAFETY: CURRENT only ever holds null or a pointer from `Box::leak`, never freed.

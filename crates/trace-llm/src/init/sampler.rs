@@ -52,6 +52,7 @@ impl Sampler {
 }
 
 /// The SDK's algorithm: the low 63 bits of the trace id against `ratio * 2^63`.
+#[inline]
 fn ratio_sample(ratio: f64, trace_id: TraceId) -> bool {
     if ratio >= 1.0 {
         return true;

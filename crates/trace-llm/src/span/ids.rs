@@ -8,9 +8,12 @@ use std::hash::{BuildHasher, Hasher};
 use opentelemetry::trace::{SpanId, TraceId};
 
 thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
+    // Const-initialised (seeded on first use): an access is a plain thread-local load, with
+    // no lazy-initialisation check.
+    static STATE: Cell<u64> = const { Cell::new(0) };
 }
 
+#[cold]
 fn seed() -> u64 {
     // Each RandomState::new() is keyed from process randomness plus a per-thread counter.
     let mut hasher = RandomState::new().build_hasher();
@@ -22,7 +25,11 @@ fn seed() -> u64 {
 fn next_u64() -> u64 {
     STATE
         .try_with(|s| {
-            let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+            let mut x = s.get();
+            if x == 0 {
+                x = seed();
+            }
+            let x = x.wrapping_add(0xa076_1d64_78bd_642f);
             s.set(x);
             let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
             ((t >> 64) as u64) ^ (t as u64)

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use opentelemetry::trace::{TraceFlags, TraceState};
@@ -51,21 +51,26 @@ enum Inner {
 /// unfinished, as cancelled (or panicked, when dropped during unwinding).
 #[doc(hidden)]
 pub struct LiveSpan {
-    inner: Inner,
+    // Never dropped in place: `Drop` moves an active frame out (and an ended span holds
+    // `Off`), so dropping a span that is off costs one compare, with no drop glue call.
+    inner: ManuallyDrop<Inner>,
 }
 
 impl LiveSpan {
     /// A span that records nothing.
-    pub const OFF: LiveSpan = LiveSpan { inner: Inner::Off };
+    pub const OFF: LiveSpan = LiveSpan {
+        inner: ManuallyDrop::new(Inner::Off),
+    };
 
     /// Whether there is state to record into (sampled, or kept for totals and metrics).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        matches!(&self.inner, Inner::Active(frame) if frame.state.is_some())
+        matches!(&*self.inner, Inner::Active(frame) if frame.state.is_some())
     }
 
+    #[inline]
     pub(crate) fn state_mut(&mut self) -> Option<&mut SpanState> {
-        match &mut self.inner {
+        match &mut *self.inner {
             Inner::Active(frame) => frame.state.as_deref_mut(),
             Inner::Off => None,
         }
@@ -75,7 +80,7 @@ impl LiveSpan {
     /// continues unwinding.
     #[inline]
     pub fn call<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        match &mut self.inner {
+        match &mut *self.inner {
             Inner::Off => f(),
             Inner::Active(frame) if frame.state.is_none() => frame::in_frame(frame, f),
             Inner::Active(frame) => {
@@ -96,7 +101,7 @@ impl LiveSpan {
 
     /// Takes the state and the frame out, leaving the span ended.
     fn take(&mut self) -> Option<(Box<SpanState>, Frame)> {
-        match mem::replace(&mut self.inner, Inner::Off) {
+        match mem::replace(&mut *self.inner, Inner::Off) {
             Inner::Active(mut frame) => frame.state.take().map(|state| (state, frame)),
             Inner::Off => None,
         }
@@ -104,7 +109,7 @@ impl LiveSpan {
 
     /// The span's frame (its context, request context, and state when recording).
     pub(crate) fn frame_mut(&mut self) -> Option<&mut Frame> {
-        match &mut self.inner {
+        match &mut *self.inner {
             Inner::Active(frame) => Some(frame),
             Inner::Off => None,
         }
@@ -120,7 +125,7 @@ impl LiveSpan {
     /// Whether tracing was off when the span started (or it already ended): nothing to do.
     #[inline]
     pub fn is_off(&self) -> bool {
-        matches!(self.inner, Inner::Off)
+        matches!(*self.inner, Inner::Off)
     }
 
     /// Ends the span now. Later calls do nothing.
@@ -155,7 +160,7 @@ impl LiveSpan {
 
     /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
     pub fn wants_tool_result(&self) -> bool {
-        match &self.inner {
+        match &*self.inner {
             Inner::Active(Frame {
                 state: Some(state), ..
             }) => state.operation == Operation::ExecuteTool && state.capture_content(),
@@ -300,28 +305,52 @@ pub(crate) fn begin(
     let Some(pipeline) = pipeline::current() else {
         return LiveSpan::OFF;
     };
-    let inherited = frame::inherit();
-    let parent = inherited.span.as_ref();
-    let trace_id = parent.map_or_else(new_trace_id, SpanContext::trace_id);
-    let sampled = pipeline.settings.sampler.should_sample(parent, trace_id);
-    let trace_state = parent.map_or(TraceState::NONE, |p| p.trace_state().clone());
+    let (parent, has_request) = frame::peek_parent();
+    let trace_id = parent
+        .as_ref()
+        .map_or_else(new_trace_id, SpanContext::trace_id);
+    let sampled = pipeline
+        .settings
+        .sampler
+        .should_sample(parent.as_ref(), trace_id);
+    let trace_state = parent
+        .as_ref()
+        .map_or(TraceState::NONE, |p| p.trace_state().clone());
     let flags = if sampled {
         TraceFlags::SAMPLED
     } else {
         TraceFlags::default()
     };
     let span_context = SpanContext::new(trace_id, new_span_id(), flags, false, trace_state);
-    if !sampled && !pipeline.settings.keep_unsampled && inherited.request.is_none() {
+    if !sampled && !pipeline.settings.keep_unsampled && !has_request {
+        // Nothing to record or add up: the span only carries consistent (unsampled) ids to
+        // its children and outgoing requests.
         return LiveSpan {
-            inner: Inner::Active(Frame {
+            inner: ManuallyDrop::new(Inner::Active(Frame {
                 span: Some(span_context),
                 tally: None,
                 request: None,
                 state: None,
-            }),
+            })),
         };
     }
-    let parent = parent.cloned();
+    begin_recording(pipeline, sampled, operation, span_context, parent, describe)
+}
+
+/// Starts a span with state: sampled, or kept for request totals and metrics. Out of line,
+/// so that the unsampled path above stays small.
+#[inline(never)]
+fn begin_recording(
+    pipeline: &'static pipeline::Pipeline,
+    sampled: bool,
+    operation: Operation,
+    span_context: SpanContext,
+    parent: Option<SpanContext>,
+    describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
+) -> LiveSpan {
+    let mut inherited = frame::capture();
+    // The parent peeked above: it may be an OpenTelemetry span, where the frame has none.
+    inherited.span = parent.clone();
     let (state, mut frame) = SpanState::new(
         pipeline,
         sampled,
@@ -343,7 +372,7 @@ pub(crate) fn begin(
     }
     frame.state = Some(state);
     LiveSpan {
-        inner: Inner::Active(frame),
+        inner: ManuallyDrop::new(Inner::Active(frame)),
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::at;
+
 /// Maps a provider finish reason to the output-message schema's enum (`stop`, `length`,
 /// `content_filter`, `tool_call`, `error`); unknown values pass through.
 pub(crate) fn schema_finish_reason(reason: &str) -> String {
@@ -67,7 +69,7 @@ fn block_part(block: &Value) -> Option<Value> {
         }
         "refusal" => block.get("refusal").and_then(Value::as_str).map(text_part),
         "image_url" => {
-            let url = block.pointer("/image_url/url").and_then(Value::as_str)?;
+            let url = at(block, &["image_url", "url"]).and_then(Value::as_str)?;
             Some(uri_or_blob(url, "image"))
         }
         "input_image" => {
@@ -164,8 +166,8 @@ fn chat_message(message: &Value) -> Value {
         for call in calls {
             parts.push(tool_call_part(
                 call.get("id"),
-                call.pointer("/function/name"),
-                call.pointer("/function/arguments"),
+                at(call, &["function", "name"]),
+                at(call, &["function", "arguments"]),
             ));
         }
     }
@@ -239,8 +241,7 @@ pub(crate) fn tool_definitions(tools: &[Value]) -> Value {
         tools
             .iter()
             .filter_map(|tool| {
-                let name = tool
-                    .pointer("/function/name")
+                let name = at(tool, &["function", "name"])
                     .or_else(|| tool.get("name"))
                     .and_then(Value::as_str)?;
                 let kind = tool

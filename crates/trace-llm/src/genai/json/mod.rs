@@ -12,6 +12,15 @@ use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRe
 use crate::semconv as sc;
 use crate::span::Operation;
 
+/// `Value::pointer` without its two string copies per segment (our paths have no `~`
+/// escapes); a numeric segment indexes an array.
+pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| match v {
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => v.get(*key),
+    })
+}
+
 fn int(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64)
 }
@@ -93,9 +102,8 @@ impl GenAiRequest for Value {
         if let Some(n) = int(v, "n").or_else(|| int(v, "candidate_count")) {
             rec.choice_count(n);
         }
-        let format = v
-            .pointer("/response_format/type")
-            .or_else(|| v.pointer("/text/format/type"))
+        let format = at(v, &["response_format", "type"])
+            .or_else(|| at(v, &["text", "format", "type"]))
             .and_then(Value::as_str);
         if let Some(format) = format {
             rec.output_type(if format == "text" { "text" } else { "json" });
@@ -155,13 +163,11 @@ fn openai_usage(usage: &Value) -> Option<Usage> {
     let input = int(usage, "prompt_tokens").or_else(|| int(usage, "input_tokens"))?;
     let mut u = Usage::input(input);
     u.output_tokens = int(usage, "completion_tokens").or_else(|| int(usage, "output_tokens"));
-    u.cache_read_input_tokens = usage
-        .pointer("/prompt_tokens_details/cached_tokens")
-        .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
+    u.cache_read_input_tokens = at(usage, &["prompt_tokens_details", "cached_tokens"])
+        .or_else(|| at(usage, &["input_tokens_details", "cached_tokens"]))
         .and_then(Value::as_i64);
-    u.reasoning_output_tokens = usage
-        .pointer("/completion_tokens_details/reasoning_tokens")
-        .or_else(|| usage.pointer("/output_tokens_details/reasoning_tokens"))
+    u.reasoning_output_tokens = at(usage, &["completion_tokens_details", "reasoning_tokens"])
+        .or_else(|| at(usage, &["output_tokens_details", "reasoning_tokens"]))
         .and_then(Value::as_i64);
     Some(u)
 }
@@ -237,10 +243,10 @@ fn record_chat_completion(v: &Value, rec: &mut ResponseRecorder<'_>) {
 }
 
 fn record_embeddings(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(input) = v.pointer("/usage/prompt_tokens").and_then(Value::as_i64) {
+    if let Some(input) = at(v, &["usage", "prompt_tokens"]).and_then(Value::as_i64) {
         rec.usage(Usage::input(input));
     }
-    let first = v.pointer("/data/0/embedding");
+    let first = at(v, &["data", "0", "embedding"]);
     let dimensions = match first {
         Some(Value::Array(values)) => Some(values.len() as i64),
         // base64: little-endian f32 values.
@@ -267,9 +273,7 @@ fn record_responses_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     let mut reasons: Vec<String> = Vec::new();
-    let incomplete = v
-        .pointer("/incomplete_details/reason")
-        .and_then(Value::as_str);
+    let incomplete = at(v, &["incomplete_details", "reason"]).and_then(Value::as_str);
     for item in output {
         let status = text(item, "status");
         let reason = match (text(item, "type"), status) {
@@ -304,12 +308,10 @@ fn record_responses_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
         rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, tier.to_owned());
     }
     if v.get("status").and_then(Value::as_str) == Some("failed") {
-        let code = v
-            .pointer("/error/code")
+        let code = at(v, &["error", "code"])
             .and_then(Value::as_str)
             .unwrap_or("failed");
-        let message = v
-            .pointer("/error/message")
+        let message = at(v, &["error", "message"])
             .and_then(Value::as_str)
             .unwrap_or("");
         rec.error(code, message);
@@ -429,8 +431,8 @@ fn record_chat_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
                     index,
                     tool_index,
                     text(call, "id"),
-                    call.pointer("/function/name").and_then(Value::as_str),
-                    call.pointer("/function/arguments")
+                    at(call, &["function", "name"]).and_then(Value::as_str),
+                    at(call, &["function", "arguments"])
                         .and_then(Value::as_str)
                         .unwrap_or(""),
                 );
@@ -460,7 +462,7 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
             }
         }
         "message_delta" => {
-            if let Some(reason) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+            if let Some(reason) = at(v, &["delta", "stop_reason"]).and_then(Value::as_str) {
                 rec.finish_reason(0, reason);
             }
             if let Some(usage) = v.get("usage") {
