@@ -10,18 +10,21 @@
 //! Prints criterion's report, then a table of medians with their ratio to the hand-written
 //! SDK span (`otel_sdk`).
 
+use std::cell::Cell;
 use std::hint::black_box;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use trace_llm::{TracingConfig, TracingGuard};
 use trace_llm_benches::*;
 
 /// Runs `f` with the trace-llm pipeline on (sampling `ratio`), exporting into a discarding
 /// sink; reports spans the pipeline dropped, since a dropped span costs less than an exported
 /// one.
-fn with_pipeline(ratio: f64, f: impl FnOnce()) {
+fn with_pipeline(label: &str, ratio: f64, f: impl FnOnce()) {
     let guard: TracingGuard = TracingConfig::default()
         .service_name("bench")
         .with_span_exporter(Discard)
@@ -31,18 +34,59 @@ fn with_pipeline(ratio: f64, f: impl FnOnce()) {
     f();
     let _ = guard.force_flush();
     let stats = guard.stats();
-    if stats.dropped > 0 {
-        eprintln!(
-            "note: trace-llm dropped {} of {} spans (queue full)",
-            stats.dropped, stats.started
-        );
+    if ratio > 0.0 {
+        DELIVERY.lock().unwrap().push(format!(
+            "| {label} | {} | {} | {:.1} % |",
+            stats.started,
+            stats.exported,
+            100.0 * stats.dropped as f64 / stats.started.max(1) as f64
+        ));
     }
     let _ = guard.shutdown();
 }
 
 struct Baselines<'a> {
+    provider: &'a SdkTracerProvider,
     tracer: &'a SdkTracer,
     dispatch: &'a tracing::Dispatch,
+}
+
+thread_local! {
+    /// Calls of baselines that export through the SDK, on this (criterion's) thread.
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+}
+/// The same, made by the two-thread benchmarks.
+static CONTENDED_CALLS: AtomicU64 = AtomicU64::new(0);
+/// One line per SDK benchmark: spans started and spans the exporter received.
+static DELIVERY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Counts one call of a baseline that exports through the SDK.
+fn counted<R>(result: R) -> R {
+    CALLS.with(|c| c.set(c.get() + 1));
+    result
+}
+
+/// Calls counted so far, and spans the discarding exporter received so far.
+fn sdk_mark() -> (u64, u64) {
+    (
+        CALLS.with(Cell::get) + CONTENDED_CALLS.load(Ordering::Relaxed),
+        DISCARDED.load(Ordering::Relaxed),
+    )
+}
+
+/// Notes how many of the spans an SDK benchmark started reached the exporter: the batch
+/// processor drops the rest, silently, when its queue is full, and a dropped span costs
+/// less than an exported one.
+fn sdk_note(b: &Baselines<'_>, (calls, exported): (u64, u64), label: &str, spans_per_call: u64) {
+    let _ = b.provider.force_flush();
+    let (calls_now, exported_now) = sdk_mark();
+    let started = (calls_now - calls) * spans_per_call;
+    let delivered = exported_now - exported;
+    let lost = started.saturating_sub(delivered);
+    DELIVERY.lock().unwrap().push(format!(
+        "| {label} | {started} | {delivered} | {:.1} % |",
+        100.0 * lost as f64 / started.max(1) as f64
+    ));
 }
 
 fn sync(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
@@ -55,25 +99,31 @@ fn sync(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     });
     // The SDK baseline also before the pipeline runs: the order benchmarks run in moves
     // results on a shared machine, and the table shows by how much.
+    let mark = sdk_mark();
     group.bench_function("otel_sdk_first", |x| {
-        x.iter(|| sdk_chat(b.tracer, black_box(&REQUEST)))
+        x.iter(|| counted(sdk_chat(b.tracer, black_box(&REQUEST))))
     });
-    with_pipeline(0.0, || {
+    sdk_note(b, mark, "sync/otel_sdk_first", 1);
+    with_pipeline("sync/trace_llm_unsampled", 0.0, || {
         group.bench_function("trace_llm_unsampled", |x| {
             x.iter(|| traced_chat(black_box(&REQUEST)))
         });
     });
-    with_pipeline(1.0, || {
+    with_pipeline("sync/trace_llm", 1.0, || {
         group.bench_function("trace_llm", |x| x.iter(|| traced_chat(black_box(&REQUEST))));
     });
+    let mark = sdk_mark();
     group.bench_function("otel_sdk", |x| {
-        x.iter(|| sdk_chat(b.tracer, black_box(&REQUEST)))
+        x.iter(|| counted(sdk_chat(b.tracer, black_box(&REQUEST))))
     });
+    sdk_note(b, mark, "sync/otel_sdk", 1);
+    let mark = sdk_mark();
     tracing::dispatcher::with_default(b.dispatch, || {
         group.bench_function("tracing_otel", |x| {
-            x.iter(|| tracing_chat(black_box(&REQUEST)))
+            x.iter(|| counted(tracing_chat(black_box(&REQUEST))))
         });
     });
+    sdk_note(b, mark, "sync/tracing_otel", 1);
     group.bench_function("fastrace", |x| {
         x.iter(|| fastrace_chat(black_box(&REQUEST)))
     });
@@ -86,19 +136,23 @@ fn asynchronous(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     group.bench_function("trace_llm_off", |x| {
         x.iter(|| ready(traced_chat_async(black_box(&REQUEST))))
     });
-    with_pipeline(1.0, || {
+    with_pipeline("async/trace_llm", 1.0, || {
         group.bench_function("trace_llm", |x| {
             x.iter(|| ready(traced_chat_async(black_box(&REQUEST))))
         });
     });
+    let mark = sdk_mark();
     group.bench_function("otel_sdk", |x| {
-        x.iter(|| ready(sdk_chat_async(b.tracer, black_box(&REQUEST))))
+        x.iter(|| counted(ready(sdk_chat_async(b.tracer, black_box(&REQUEST)))))
     });
+    sdk_note(b, mark, "async/otel_sdk", 1);
+    let mark = sdk_mark();
     tracing::dispatcher::with_default(b.dispatch, || {
         group.bench_function("tracing_otel", |x| {
-            x.iter(|| ready(tracing_chat_async(black_box(&REQUEST))))
+            x.iter(|| counted(ready(tracing_chat_async(black_box(&REQUEST)))))
         });
     });
+    sdk_note(b, mark, "async/tracing_otel", 1);
 }
 
 fn stream(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
@@ -108,38 +162,46 @@ fn stream(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     group.bench_function("trace_llm_off", |x| {
         x.iter(|| drain(traced_stream(black_box(&REQUEST))))
     });
-    with_pipeline(1.0, || {
+    with_pipeline("stream/trace_llm", 1.0, || {
         group.bench_function("trace_llm", |x| {
             x.iter(|| drain(traced_stream(black_box(&REQUEST))))
         });
     });
+    let mark = sdk_mark();
     group.bench_function("otel_sdk", |x| {
-        x.iter(|| sdk_stream(b.tracer, black_box(&REQUEST)))
+        x.iter(|| counted(sdk_stream(b.tracer, black_box(&REQUEST))))
     });
+    sdk_note(b, mark, "stream/otel_sdk", 1);
+    let mark = sdk_mark();
     tracing::dispatcher::with_default(b.dispatch, || {
         group.bench_function("tracing_otel", |x| {
-            x.iter(|| tracing_stream(black_box(&REQUEST)))
+            x.iter(|| counted(tracing_stream(black_box(&REQUEST))))
         });
     });
+    sdk_note(b, mark, "stream/tracing_otel", 1);
 }
 
 fn nested(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     group.bench_function("trace_llm_off", |x| {
         x.iter(|| traced_agent(black_box(&REQUEST)))
     });
-    with_pipeline(1.0, || {
+    with_pipeline("nested4/trace_llm", 1.0, || {
         group.bench_function("trace_llm", |x| {
             x.iter(|| traced_agent(black_box(&REQUEST)))
         });
     });
+    let mark = sdk_mark();
     group.bench_function("otel_sdk", |x| {
-        x.iter(|| sdk_agent(b.tracer, black_box(&REQUEST)))
+        x.iter(|| counted(sdk_agent(b.tracer, black_box(&REQUEST))))
     });
+    sdk_note(b, mark, "nested4/otel_sdk", 4);
+    let mark = sdk_mark();
     tracing::dispatcher::with_default(b.dispatch, || {
         group.bench_function("tracing_otel", |x| {
-            x.iter(|| tracing_agent(black_box(&REQUEST)))
+            x.iter(|| counted(tracing_agent(black_box(&REQUEST))))
         });
     });
+    sdk_note(b, mark, "nested4/tracing_otel", 4);
     group.bench_function("fastrace", |x| {
         x.iter(|| fastrace_agent(black_box(&REQUEST)))
     });
@@ -148,6 +210,7 @@ fn nested(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
 /// Two threads calling at once; the time reported is per call on each thread.
 fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     fn contended(iters: u64, call: impl Fn() + Sync) -> Duration {
+        CONTENDED_CALLS.fetch_add(2 * iters, Ordering::Relaxed);
         let start = Instant::now();
         std::thread::scope(|s| {
             for _ in 0..2 {
@@ -160,7 +223,7 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
         });
         start.elapsed()
     }
-    with_pipeline(1.0, || {
+    with_pipeline("threads2/trace_llm", 1.0, || {
         group.bench_function("trace_llm", |x| {
             x.iter_custom(|iters| {
                 contended(iters, || {
@@ -169,6 +232,7 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
             })
         });
     });
+    let mark = sdk_mark();
     group.bench_function("otel_sdk", |x| {
         x.iter_custom(|iters| {
             contended(iters, || {
@@ -176,6 +240,8 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
             })
         })
     });
+    sdk_note(b, mark, "threads2/otel_sdk", 1);
+    let mark = sdk_mark();
     group.bench_function("tracing_otel", |x| {
         x.iter_custom(|iters| {
             contended(iters, || {
@@ -185,6 +251,7 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
             })
         })
     });
+    sdk_note(b, mark, "threads2/tracing_otel", 1);
     group.bench_function("fastrace", |x| {
         x.iter_custom(|iters| {
             contended(iters, || {
@@ -253,6 +320,7 @@ fn main() {
     let (provider, tracer) = sdk_provider();
     let dispatch = tracing_dispatch(tracer.clone());
     let baselines = Baselines {
+        provider: &provider,
         tracer: &tracer,
         dispatch: &dispatch,
     };
@@ -273,4 +341,9 @@ fn main() {
     let _ = provider.shutdown();
     fastrace::flush();
     println!("\n{}", criterion_ratios::table(&GROUPS, "otel_sdk"));
+    println!("\nSpans started and delivered to the exporter (trace-llm and the SDK pipeline):\n");
+    println!("| benchmark | started | delivered | dropped |\n|---|---:|---:|---:|");
+    for line in DELIVERY.lock().unwrap().iter() {
+        println!("{line}");
+    }
 }

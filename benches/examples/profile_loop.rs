@@ -9,7 +9,8 @@
 //!
 //! Workloads: `plain`, `off`, `unsampled`, `on`, `sdk` (sync chat call); `plain-async`,
 //! `off-async`, `on-async`; `plain-stream`, `off-stream`, `on-stream` (ten chunks);
-//! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels). `off*` and
+//! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels); any of them
+//! with `-threads2` runs on two threads at once (time per call on each thread). `off*` and
 //! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
 //! (drops mean the export thread did not keep up with the discarding exporter).
 
@@ -40,7 +41,12 @@ fn main() {
     // Only when measured: its batch thread would be counted by callgrind.
     let sdk = which.starts_with("sdk").then(sdk_provider);
     let tracer = || &sdk.as_ref().expect("sdk workload").1;
-    let call: Box<dyn Fn()> = match which.as_str() {
+    // `<workload>-threads2`: the same workload on two threads at once.
+    let (which, threads) = match which.strip_suffix("-threads2") {
+        Some(base) => (base.to_owned(), 2),
+        None => (which.clone(), 1),
+    };
+    let call: Box<dyn Fn() + Sync> = match which.as_str() {
         "plain" => Box::new(|| {
             black_box(plain_chat(black_box(&REQUEST)));
         }),
@@ -71,9 +77,15 @@ fn main() {
         other => panic!("unknown workload {other}"),
     };
     let start = std::time::Instant::now();
-    for _ in 0..calls {
-        call();
-    }
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..calls {
+                    call();
+                }
+            });
+        }
+    });
     let elapsed = start.elapsed();
     eprint!("{which}: {:?} per call", elapsed / calls);
     if let Some(guard) = guard {

@@ -40,16 +40,26 @@ const KNOWN: [&str; 12] = [
     "pause_turn",
 ];
 
+/// A finish reason as a `&'static str`: the known ones without any lookup.
+pub(crate) fn intern_reason(s: &str) -> Cow<'static, str> {
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(known) => Cow::Borrowed(known),
+        None => intern(s),
+    }
+}
+
 /// `s` as a `&'static str` when it is (or can still be) interned, else an owned copy.
 pub(crate) fn intern(s: &str) -> Cow<'static, str> {
     if s.len() > MAX_LEN || s.is_empty() {
         return Cow::Owned(s.to_owned());
     }
-    if let Some(known) = KNOWN.iter().find(|k| **k == s) {
-        return Cow::Borrowed(known);
-    }
     let recent = RECENT_HITS
-        .try_with(|hits| hits.iter().map(Cell::get).find(|hit| *hit == s))
+        .try_with(|hits| {
+            // Already interned (a model name read back from a span): the same pointer.
+            let same = |hit: &&'static str| hit.as_ptr() == s.as_ptr() && hit.len() == s.len();
+            let hits = || hits.iter().map(Cell::get);
+            hits().find(same).or_else(|| hits().find(|hit| *hit == s))
+        })
         .ok()
         .flatten();
     if let Some(hit) = recent {
@@ -89,6 +99,43 @@ fn intern_shared(s: &str) -> Cow<'static, str> {
     Cow::Borrowed(leaked)
 }
 
+thread_local! {
+    /// The span names this thread built last, by the addresses of their parts (both parts
+    /// are `&'static`: a decorated function's operation and an interned model name).
+    static RECENT_JOINED: [Cell<(usize, usize, &'static str)>; RECENT] =
+        const { [const { Cell::new((0, 0, "")) }; RECENT] };
+    static NEXT_JOINED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// `prefix` + " " + `s`, interned (span names such as `chat gpt-4o`); when both parts are
+/// `&'static` and were joined recently on this thread, without building the string again.
+pub(crate) fn intern_joined_static(prefix: &'static str, s: &'static str) -> Cow<'static, str> {
+    let key = (prefix.as_ptr() as usize, s.as_ptr() as usize);
+    let known = RECENT_JOINED
+        .try_with(|recent| {
+            recent.iter().map(Cell::get).find_map(|(p, m, joined)| {
+                (p == key.0 && m == key.1 && joined.len() == prefix.len() + 1 + s.len())
+                    .then_some(joined)
+            })
+        })
+        .ok()
+        .flatten();
+    if let Some(joined) = known {
+        return Cow::Borrowed(joined);
+    }
+    let joined = intern_joined(prefix, s);
+    if let Cow::Borrowed(found) = joined {
+        let _ = RECENT_JOINED.try_with(|recent| {
+            let _ = NEXT_JOINED.try_with(|next| {
+                let slot = next.get() % RECENT;
+                recent[slot].set((key.0, key.1, found));
+                next.set(slot + 1);
+            });
+        });
+    }
+    joined
+}
+
 /// `prefix` + " " + `s`, interned the same way (span names such as `chat gpt-4o`).
 pub(crate) fn intern_joined(prefix: &str, s: &str) -> Cow<'static, str> {
     const STACK: usize = 160;
@@ -118,5 +165,13 @@ mod tests {
         assert!(matches!(intern(&"x".repeat(MAX_LEN + 1)), Cow::Owned(_)));
         assert_eq!(intern_joined("chat", "gpt-4o"), "chat gpt-4o");
         assert!(matches!(intern_joined("chat", "gpt-4o"), Cow::Borrowed(_)));
+        assert_eq!(intern_joined_static("chat", "gpt-4o"), "chat gpt-4o");
+        assert_eq!(intern_joined_static("chat", "gpt-4o"), "chat gpt-4o");
+        assert_eq!(
+            intern_joined_static("embeddings", "gpt-4o"),
+            "embeddings gpt-4o"
+        );
+        assert_eq!(intern_reason("stop"), "stop");
+        assert_eq!(intern_reason("custom_reason"), "custom_reason");
     }
 }

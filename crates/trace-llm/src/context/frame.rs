@@ -123,7 +123,7 @@ pub(crate) fn capture() -> Frame {
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
             if current.span.is_some() && current.tally.is_none() {
-                current.tally = Some(Arc::new(Tally::default()));
+                current.tally = Some(crate::span::reuse::tally());
             }
             Some(current.share())
         })

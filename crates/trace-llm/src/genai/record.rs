@@ -392,7 +392,7 @@ impl ResponseRecorder<'_> {
             reasons.reserve_exact(choice_index + 1 - reasons.len());
             reasons.resize(choice_index + 1, StringValue::from(""));
         }
-        reasons[choice_index] = StringValue::from(crate::intern::intern(reason));
+        reasons[choice_index] = StringValue::from(crate::intern::intern_reason(reason));
     }
 
     /// Token usage; fields set here replace earlier values (streams report running totals).

@@ -10,17 +10,29 @@
 
 use std::cell::RefCell;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opentelemetry::{KeyValue, StringValue};
 
 use super::pipeline::lock;
 
-/// Attribute slots per span buffer: a chat span with response and usage has about twelve.
-pub(crate) const ATTRIBUTES: usize = 16;
-/// Bytes per response-id buffer (OpenAI ids are 38 bytes, Anthropic's about 30).
-const ID_BYTES: usize = 48;
+/// Attribute slots per span buffer to start with: a chat span with response and usage has
+/// about twelve.
+const ATTRIBUTES: usize = 16;
+/// Most attribute slots a buffer is made with; spans with more grow their vector.
+const MAX_ATTRIBUTES: usize = 64;
+/// Attribute slots the export thread gives new buffers: the most a span has needed so far
+/// (up to `MAX_ATTRIBUTES`), so that spans fill their buffer instead of doubling it (a
+/// reallocation on the application's thread, and up to twice the memory in the queue).
+static ATTRIBUTE_SLOTS: AtomicUsize = AtomicUsize::new(ATTRIBUTES);
+/// Longest response id taken from the pool (OpenAI ids are 38 bytes, Anthropic's about 30).
+const ID_BYTES: usize = 128;
+/// The length of the last response id seen. The export thread makes id buffers exactly this
+/// long, so an id (of the usual, fixed length per provider) fills one completely and becomes
+/// the span's attribute without being reallocated to fit.
+static ID_LEN: AtomicUsize = AtomicUsize::new(38);
 /// Most buffers of each kind waiting in the shared pool.
-const POOL_MAX: usize = 8192;
+const POOL_MAX: usize = 4096;
 /// Buffers a thread takes from the shared pool at once.
 const CHUNK: usize = 64;
 
@@ -61,7 +73,19 @@ fn take<T>(pick: fn(&mut Buffers) -> &mut Vec<T>, fresh: impl FnOnce() -> T) -> 
 
 /// An empty attribute vector with room for a span's attributes.
 pub(crate) fn attributes() -> Vec<KeyValue> {
-    take(|b| &mut b.attributes, || Vec::with_capacity(ATTRIBUTES))
+    take(
+        |b| &mut b.attributes,
+        || Vec::with_capacity(ATTRIBUTE_SLOTS.load(Ordering::Relaxed)),
+    )
+}
+
+/// Notes how many attributes an ended span has, so later buffers have room for as many.
+#[inline]
+pub(crate) fn note_attributes(count: usize) {
+    // Almost always a load and a compare: the shared value changes only when it grows.
+    if count > ATTRIBUTE_SLOTS.load(Ordering::Relaxed) {
+        ATTRIBUTE_SLOTS.fetch_max(count.min(MAX_ATTRIBUTES), Ordering::Relaxed);
+    }
 }
 
 /// `id` in a string buffer.
@@ -69,7 +93,14 @@ pub(crate) fn id(id: &str) -> String {
     if id.len() > ID_BYTES {
         return id.to_owned();
     }
-    let mut buffer = take(|b| &mut b.ids, || String::with_capacity(ID_BYTES));
+    if ID_LEN.load(Ordering::Relaxed) != id.len() {
+        ID_LEN.store(id.len(), Ordering::Relaxed);
+    }
+    let mut buffer = take(|b| &mut b.ids, || String::with_capacity(id.len()));
+    if buffer.capacity() < id.len() {
+        // Made for ids of another length: it would grow in place of being filled.
+        return id.to_owned();
+    }
     buffer.push_str(id);
     buffer
 }
@@ -100,8 +131,10 @@ pub(crate) fn refill(spans: usize) {
         return;
     }
     // Allocate outside the lock.
-    let attributes: Vec<Vec<KeyValue>> = (0..a).map(|_| Vec::with_capacity(ATTRIBUTES)).collect();
-    let ids: Vec<String> = (0..i).map(|_| String::with_capacity(ID_BYTES)).collect();
+    let slots = ATTRIBUTE_SLOTS.load(Ordering::Relaxed);
+    let attributes: Vec<Vec<KeyValue>> = (0..a).map(|_| Vec::with_capacity(slots)).collect();
+    let id_len = ID_LEN.load(Ordering::Relaxed);
+    let ids: Vec<String> = (0..i).map(|_| String::with_capacity(id_len)).collect();
     let reasons: Vec<Vec<StringValue>> = (0..r).map(|_| Vec::with_capacity(1)).collect();
     let mut shared = lock(&SHARED);
     shared.attributes.extend(attributes);

@@ -93,7 +93,14 @@ pub(crate) struct Limits {
 
 #[derive(Default)]
 struct Queue {
-    spans: Vec<SpanData>,
+    /// Ended spans in export batches of at most `max_batch` each, oldest first: the queue
+    /// never moves spans to grow, and the exporter takes the batches as they are.
+    batches: Vec<Vec<SpanData>>,
+    /// Spans in `batches`.
+    queued: usize,
+    /// Empty batch vectors the export thread allocated (in its own allocator arena, where
+    /// the exporter frees them), for the next batches.
+    empty: Vec<Vec<SpanData>>,
     flush_requested: u64,
     shutdown: bool,
 }
@@ -136,10 +143,7 @@ impl Pipeline {
             settings,
             counters: Counters::default(),
             limits,
-            queue: Mutex::new(Queue {
-                spans: Vec::with_capacity(limits.max_batch.min(limits.max_queue)),
-                ..Queue::default()
-            }),
+            queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
             progress: Mutex::new(Progress::default()),
             progress_changed: Condvar::new(),
@@ -162,7 +166,7 @@ impl Pipeline {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if queue.spans.len() >= self.limits.max_queue {
+        if queue.queued >= self.limits.max_queue {
             drop(queue);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             if !self.warned_full.swap(true, Ordering::Relaxed) {
@@ -174,9 +178,29 @@ impl Pipeline {
             }
             return;
         }
-        queue.spans.push(span);
-        let wake = queue.spans.len() == self.limits.max_batch
-            || (is_root && self.settings.export_on_root_end);
+        let max_batch = self.limits.max_batch;
+        let wake = {
+            let Queue {
+                batches,
+                queued,
+                empty,
+                ..
+            } = &mut *queue;
+            if batches.last().is_none_or(|b| b.len() >= max_batch) {
+                let fresh = empty
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(max_batch.min(self.limits.max_queue)));
+                batches.push(fresh);
+            }
+            *queued += 1;
+            match batches.last_mut() {
+                Some(batch) => {
+                    batch.push(span);
+                    batch.len() == max_batch
+                }
+                None => false,
+            }
+        } || (is_root && self.settings.export_on_root_end);
         drop(queue);
         if wake {
             self.work.notify_one();
@@ -246,13 +270,13 @@ impl Pipeline {
         }
     }
 
-    /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay.
-    pub(super) fn next_batch(
+    /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay; then
+    /// takes every queued batch.
+    pub(super) fn next_batches(
         &self,
-        spare: &mut Vec<SpanData>,
         handled_flush: u64,
         until: Option<Instant>,
-    ) -> (Vec<SpanData>, u64, bool) {
+    ) -> (Vec<Vec<SpanData>>, u64, bool) {
         let deadline = Instant::now() + self.limits.schedule_delay;
         // Metrics may be due before the next span batch.
         let deadline = until.map_or(deadline, |u| u.min(deadline));
@@ -260,7 +284,7 @@ impl Pipeline {
         loop {
             if queue.shutdown
                 || queue.flush_requested > handled_flush
-                || queue.spans.len() >= self.limits.max_batch
+                || queue.queued >= self.limits.max_batch
             {
                 break;
             }
@@ -274,7 +298,28 @@ impl Pipeline {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        mem::swap(&mut queue.spans, spare);
-        (mem::take(spare), queue.flush_requested, queue.shutdown)
+        queue.queued = 0;
+        (
+            mem::take(&mut queue.batches),
+            queue.flush_requested,
+            queue.shutdown,
+        )
+    }
+
+    /// Tops up the empty batch vectors to `count` (the export thread, after a round of
+    /// `count` batches, so producers find one ready and the pool follows their rate).
+    pub(super) fn provide_empty_batches(&self, count: usize) {
+        const MOST: usize = 16;
+        let missing = count
+            .min(MOST)
+            .saturating_sub(lock(&self.queue).empty.len());
+        if missing == 0 {
+            return;
+        }
+        let capacity = self.limits.max_batch.min(self.limits.max_queue);
+        // Allocated outside the lock.
+        let fresh: Vec<Vec<SpanData>> =
+            (0..missing).map(|_| Vec::with_capacity(capacity)).collect();
+        lock(&self.queue).empty.extend(fresh);
     }
 }

@@ -91,23 +91,16 @@ struct SpanExport<'a> {
 }
 
 impl SpanExport<'_> {
-    /// Exports `spans` in batches; returns the last error, if any.
+    /// Exports `batches`; returns the last error, if any.
     fn export(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        spans: &mut Vec<SpanData>,
+        batches: Vec<Vec<SpanData>>,
     ) -> Option<String> {
         let limits = self.pipeline.limits;
         let counters = &self.pipeline.counters;
         let mut last_error = None;
-        // One drain over everything: taking batches off the front one at a time would shift
-        // the rest of a long queue each time. Draining keeps the vector's capacity, so
-        // producers do not regrow the queue after every round.
-        let mut queued = spans.drain(..);
-        let batches = std::iter::from_fn(|| {
-            let batch: Vec<SpanData> = queued.by_ref().take(limits.max_batch).collect();
-            (!batch.is_empty()).then_some(batch)
-        });
+        let batches = batches.into_iter().filter(|batch| !batch.is_empty());
         let exporter = &*self.exporter;
         // Up to `max_concurrent` exports in flight, so a collector's round trip does not
         // bound throughput; each is bounded by the export budget.
@@ -171,15 +164,14 @@ fn run(
         exporter,
         failing: false,
     };
-    let mut spare = Vec::with_capacity(pipeline.limits.max_batch);
     let mut handled_flush = 0;
     loop {
         let until = metrics.as_ref().map(|m| m.next);
-        let (mut spans, flush_target, shutdown) =
-            pipeline.next_batch(&mut spare, handled_flush, until);
-        let round = spans.len();
-        let mut last_error = spans_out.export(&runtime, &mut spans);
-        spare = spans;
+        let (batches, flush_target, shutdown) = pipeline.next_batches(handled_flush, until);
+        let round: usize = batches.iter().map(Vec::len).sum();
+        let count = batches.len();
+        let mut last_error = spans_out.export(&runtime, batches);
+        pipeline.provide_empty_batches(count);
         super::buffers::refill(round);
         let flushing = flush_target > handled_flush || shutdown;
         if let Some(m) = metrics.as_mut() {

@@ -292,7 +292,7 @@ where
     begin(meta.operation, |state| {
         apply_meta(state, meta);
         init(&mut SpanInit { state });
-        span_name(meta, state.request_model.as_deref())
+        span_name(meta, state.request_model.as_ref())
     })
 }
 
@@ -359,7 +359,7 @@ fn begin_recording(
         parent.as_ref(),
         inherited,
     );
-    let mut state = Box::new(state);
+    let mut state = super::reuse::boxed(state);
     state.name = describe(&mut state);
     if let Some(request) = &frame.request {
         apply_request_context(&mut state, request);
@@ -425,8 +425,11 @@ fn apply_request_context(state: &mut SpanState, request: &RequestData) {
     }
 }
 
-fn span_name(meta: &'static Meta, model: Option<&str>) -> Cow<'static, str> {
+fn span_name(meta: &'static Meta, model: Option<&Cow<'static, str>>) -> Cow<'static, str> {
     match model {
+        Some(Cow::Borrowed(model)) if meta.name_from_model => {
+            crate::intern::intern_joined_static(meta.name, model)
+        }
         Some(model) if meta.name_from_model => crate::intern::intern_joined(meta.name, model),
         _ => Cow::Borrowed(meta.name),
     }

@@ -5,6 +5,7 @@
 pub(crate) mod ids;
 mod live;
 mod manual;
+pub(crate) mod reuse;
 mod state;
 pub(crate) mod tally;
 mod value;

@@ -278,12 +278,21 @@ impl SpanState {
     }
 
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
-    /// `frame` is the span's own frame (its context, its tally, the request context).
-    pub(crate) fn finish(mut self: Box<Self>, frame: Frame) {
+    /// `frame` is the span's own frame (its context, its tally, the request context). The
+    /// box and the tally stay on this thread for the next spans.
+    pub(crate) fn finish(mut self: Box<Self>, mut frame: Frame) {
+        self.end(&mut frame);
+        if let Some(tally) = frame.tally.take() {
+            super::reuse::release_tally(tally);
+        }
+        super::reuse::release_state(self);
+    }
+
+    fn end(&mut self, frame: &mut Frame) {
         let end = SystemTime::now();
         if let Some(metrics) = &self.pipeline.settings.metrics {
             let duration = end.duration_since(self.start).unwrap_or_default();
-            metrics.record_end(&self, duration.as_secs_f64());
+            metrics.record_end(self, duration.as_secs_f64());
         }
         let own = self.own_subtotal(end);
         let descendants = frame
@@ -293,7 +302,8 @@ impl SpanState {
             .unwrap_or_default();
         let mut total = own;
         total.add(descendants);
-        if let Some(parent) = &self.parent_tally {
+        // Released now, so the parent's tally can be reused as soon as the parent ends.
+        if let Some(parent) = self.parent_tally.take() {
             parent.add(total);
         }
         if let Some(request) = &frame.request {
@@ -352,7 +362,8 @@ impl SpanState {
             self.add_event(sc::TRACE_LLM_RESPONSE_TRUNCATED_EVENT, Vec::new());
         }
 
-        let Some(span_context) = frame.span else {
+        crate::init::buffers::note_attributes(attributes.len());
+        let Some(span_context) = frame.span.take() else {
             return;
         };
         let mut events = SpanEvents::default();
