@@ -89,7 +89,7 @@ impl TracingGuard {
         };
         let c = &p.counters;
         Stats {
-            started: c.started.load(Ordering::Relaxed),
+            started: c.started.sum(),
             exported: c.exported.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),

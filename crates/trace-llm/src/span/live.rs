@@ -365,10 +365,7 @@ fn begin_recording(
         apply_request_context(&mut state, request);
     }
     if sampled {
-        pipeline
-            .counters
-            .started
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pipeline.counters.started.add(1);
     }
     frame.state = Some(state);
     LiveSpan {
