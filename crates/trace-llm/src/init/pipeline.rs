@@ -357,7 +357,7 @@ impl Pipeline {
     /// Tops up the empty batch vectors to `count` (the export thread, after a round of
     /// `count` batches, so producers find one ready and the pool follows their rate).
     pub(super) fn provide_empty_batches(&self, count: usize) {
-        const MOST: usize = 16;
+        const MOST: usize = 4;
         let missing = count
             .min(MOST)
             .saturating_sub(lock(&self.queue).empty.len());

@@ -285,6 +285,9 @@ where
     start_enabled(meta, init)
 }
 
+// Out of line: the off path above stays a load and a branch wherever it is inlined (an
+// async function's first poll, a stream's constructor).
+#[inline(never)]
 fn start_enabled<F>(meta: &'static Meta, init: F) -> LiveSpan
 where
     F: FnOnce(&mut SpanInit<'_>),
