@@ -466,3 +466,58 @@ fn each_request_keeps_its_own_totals() {
     });
     assert_eq!(nested.inference_calls, 2);
 }
+
+#[trace_llm(kind = "invoke_workflow", workflow = "answer")]
+fn answer_twice(req: &Value, response: &Value) {
+    openai_chat(req, response.clone());
+    openai_chat(req, response.clone());
+}
+
+#[trace_llm(kind = "invoke_agent", agent = "repeat")]
+fn repeat_agent(req: &Value, response: &Value) {
+    answer_twice(req, response);
+}
+
+#[test]
+fn repeated_calls_on_one_thread_each_total_only_their_own_calls() {
+    // Span states and tallies are reused per thread: nothing of one call may leak into
+    // the next one's totals or attributes.
+    let h = Harness::with(with_prices);
+    let first = calls().first;
+    for _ in 0..5 {
+        repeat_agent(&first.request, &first.response);
+    }
+    let spans = h.spans();
+    let input = first.response["usage"]["prompt_tokens"]
+        .as_u64()
+        .expect("usage");
+    let parents: Vec<&SpanData> = spans.iter().filter(|s| !is_model_call(s)).collect();
+    assert_eq!(parents.len(), 10, "five agents and five workflows");
+    let chat_cost = spans
+        .iter()
+        .find(|s| is_model_call(s))
+        .and_then(|s| attr_f64(s, COST))
+        .map(pico)
+        .expect("priced call");
+    for span in parents {
+        assert_eq!(
+            tokens(span, "trace_llm.usage.inference_calls"),
+            2,
+            "{}",
+            span.name
+        );
+        assert_eq!(
+            tokens(span, "trace_llm.usage.total_input_tokens"),
+            2 * input,
+            "{}",
+            span.name
+        );
+        assert_eq!(
+            pico(attr_f64(span, TOTAL_COST).expect("total")),
+            2 * chat_cost,
+            "{}",
+            span.name
+        );
+        assert_eq!(attr(span, COST), None, "{}", span.name);
+    }
+}
