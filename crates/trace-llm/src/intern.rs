@@ -14,14 +14,31 @@ const MAX_LEN: usize = 128;
 
 static INTERNED: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
 
-/// Entries in each thread's cache of recent hits.
-const RECENT: usize = 8;
+/// Entries in each thread's cache of recent hits (a power of two).
+const RECENT: usize = 16;
 
 thread_local! {
-    /// The strings this thread interned last: a span looks up the same few model names
-    /// again and again, and a comparison is cheaper than hashing and the shared lock.
+    /// The strings this thread interned last, each in the slot its contents pick: a span
+    /// looks up the same few model names again and again, and one comparison is cheaper than
+    /// hashing with SipHash and taking the shared lock.
     static RECENT_HITS: [Cell<&'static str>; RECENT] = const { [const { Cell::new("") }; RECENT] };
-    static NEXT_SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The cache slot of `s`: its length and its first and last eight bytes, mixed.
+#[inline]
+fn slot(s: &str) -> usize {
+    fn load8(bytes: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        let n = bytes.len().min(8);
+        buf[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(buf)
+    }
+    let bytes = s.as_bytes();
+    let head = load8(bytes);
+    let tail = load8(&bytes[bytes.len().saturating_sub(8)..]);
+    let mixed =
+        (bytes.len() as u64 ^ head ^ tail.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 32) as usize % RECENT
 }
 
 /// Finish reasons the providers send, to skip even the lookup.
@@ -53,12 +70,13 @@ pub(crate) fn intern(s: &str) -> Cow<'static, str> {
     if s.len() > MAX_LEN || s.is_empty() {
         return Cow::Owned(s.to_owned());
     }
+    let at = slot(s);
     let recent = RECENT_HITS
         .try_with(|hits| {
+            let hit = hits[at].get();
             // Already interned (a model name read back from a span): the same pointer.
-            let same = |hit: &&'static str| hit.as_ptr() == s.as_ptr() && hit.len() == s.len();
-            let hits = || hits.iter().map(Cell::get);
-            hits().find(same).or_else(|| hits().find(|hit| *hit == s))
+            let same = std::ptr::eq(hit.as_ptr(), s.as_ptr()) && hit.len() == s.len();
+            (same || hit == s).then_some(hit)
         })
         .ok()
         .flatten();
@@ -67,13 +85,7 @@ pub(crate) fn intern(s: &str) -> Cow<'static, str> {
     }
     let interned = intern_shared(s);
     if let Cow::Borrowed(found) = interned {
-        let _ = RECENT_HITS.try_with(|hits| {
-            let _ = NEXT_SLOT.try_with(|next| {
-                let slot = next.get() % RECENT;
-                hits[slot].set(found);
-                next.set(slot + 1);
-            });
-        });
+        let _ = RECENT_HITS.try_with(|hits| hits[at].set(found));
     }
     interned
 }
