@@ -92,6 +92,15 @@ pub(crate) struct Limits {
     pub(crate) max_concurrent: usize,
 }
 
+impl Limits {
+    /// Room a new batch vector is made with: a whole batch, unless batches are configured
+    /// very large (then it grows as it fills, rather than reserving megabytes up front).
+    fn batch_capacity(&self) -> usize {
+        const MOST: usize = 1024;
+        self.max_batch.min(self.max_queue).min(MOST)
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     /// Ended spans in export batches of at most `max_batch` each, oldest first: the queue
@@ -237,7 +246,7 @@ impl Pipeline {
             if batches.last().is_none_or(|b| b.len() >= max_batch) {
                 let fresh = empty
                     .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(max_batch.min(self.limits.max_queue)));
+                    .unwrap_or_else(|| Vec::with_capacity(self.limits.batch_capacity()));
                 batches.push(fresh);
             }
             *queued += 1;
@@ -364,7 +373,7 @@ impl Pipeline {
         if missing == 0 {
             return;
         }
-        let capacity = self.limits.max_batch.min(self.limits.max_queue);
+        let capacity = self.limits.batch_capacity();
         // Allocated outside the lock.
         let fresh: Vec<Vec<SpanData>> =
             (0..missing).map(|_| Vec::with_capacity(capacity)).collect();
