@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::context::frame::{self, Frame};
+use crate::context::frame::{self, OwnedFrame};
 use crate::span::LiveSpan;
 
 /// What an [`Instrumented`] future does with its span and output when it completes.
@@ -135,7 +135,7 @@ pin_project! {
     pub struct WithContext<F> {
         #[pin]
         future: F,
-        frame: Frame,
+        frame: OwnedFrame,
     }
 }
 

@@ -5,7 +5,8 @@
 //! Futures and streams own their frame and swap it into the thread-local for the duration of
 //! each poll (as `tokio::task_local!` does), then swap it back out: nothing leaks into the
 //! caller between polls, no reference count is touched per poll, and the span's state is
-//! reachable from the code it wraps without shared ownership or locks.
+//! reachable from the code it wraps without shared ownership or locks. Frames are boxed
+//! (the boxes reused per thread), so a swap exchanges one pointer.
 
 use std::cell::RefCell;
 use std::mem;
@@ -15,6 +16,7 @@ use opentelemetry::trace::{SpanContext, TraceContextExt};
 
 use super::request::RequestData;
 use crate::span::SpanState;
+use crate::span::reuse;
 use crate::span::tally::Tally;
 
 /// What new spans inherit from the code that starts them.
@@ -49,13 +51,17 @@ impl Frame {
     }
 }
 
+/// A scope's own frame, boxed so that making it current exchanges one pointer; `None` is the
+/// empty frame (no span, no request context). Boxes are reused per thread.
+pub(crate) type OwnedFrame = Option<Box<Frame>>;
+
 thread_local! {
-    static CURRENT: RefCell<Frame> = const { RefCell::new(Frame::EMPTY) };
+    static CURRENT: RefCell<OwnedFrame> = const { RefCell::new(None) };
 }
 
 /// Exchanges `frame` with the thread's current frame.
 #[inline]
-pub(crate) fn swap(frame: &mut Frame) {
+pub(crate) fn swap(frame: &mut OwnedFrame) {
     // During thread teardown the thread-local may be gone: then there is no current frame to
     // exchange with, and the caller's frame simply stays where it is.
     let _ = CURRENT.try_with(|cell| {
@@ -70,19 +76,27 @@ pub(crate) fn swap(frame: &mut Frame) {
 pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
     let _ = CURRENT.try_with(|cell| {
         if let Ok(mut current) = cell.try_borrow_mut() {
-            mem::swap(&mut current.request, request);
+            if current.is_none() {
+                if request.is_none() {
+                    return;
+                }
+                *current = Some(reuse::boxed_frame(Frame::EMPTY));
+            }
+            if let Some(frame) = current.as_deref_mut() {
+                mem::swap(&mut frame.request, request);
+            }
         }
     });
 }
 
 /// Makes `frame` current until the guard drops (also during unwinding), then restores.
 pub(crate) struct Entered<'a> {
-    frame: &'a mut Frame,
+    frame: &'a mut OwnedFrame,
 }
 
 impl<'a> Entered<'a> {
     #[inline]
-    pub(crate) fn new(frame: &'a mut Frame) -> Self {
+    pub(crate) fn new(frame: &'a mut OwnedFrame) -> Self {
         swap(frame);
         Entered { frame }
     }
@@ -99,7 +113,14 @@ impl Drop for Entered<'_> {
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
     CURRENT
-        .try_with(|cell| cell.try_borrow().ok().map(|frame| f(&frame)))
+        .try_with(|cell| {
+            cell.try_borrow()
+                .ok()
+                .map(|current| match current.as_deref() {
+                    Some(frame) => f(frame),
+                    None => f(&Frame::EMPTY),
+                })
+        })
         .ok()
         .flatten()
 }
@@ -108,39 +129,60 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
 pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
     CURRENT
         .try_with(|cell| {
-            let mut frame = cell.try_borrow_mut().ok()?;
-            frame.state.as_deref_mut().map(f)
+            let mut current = cell.try_borrow_mut().ok()?;
+            current.as_deref_mut()?.state.as_deref_mut().map(f)
         })
         .ok()
         .flatten()
 }
 
-/// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads) or
-/// for a span starting now. The current span's tally is created here on first use, so
-/// leaf spans never allocate one and copies share it with the span.
-pub(crate) fn capture() -> Frame {
+/// The current span's tally (created here on first use, so leaf spans never allocate one)
+/// and the current request context: what a span starting now adds its totals to.
+pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>) {
     CURRENT
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
-            if current.span.is_some() && current.tally.is_none() {
-                current.tally = Some(crate::span::reuse::tally());
+            let frame = current.as_deref_mut()?;
+            if frame.span.is_some() && frame.tally.is_none() {
+                frame.tally = Some(reuse::tally());
             }
-            Some(current.share())
+            Some((frame.tally.clone(), frame.request.clone()))
         })
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
+/// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads). The
+/// current span's tally is created here on first use, so copies share it with the span.
+pub(crate) fn capture() -> OwnedFrame {
+    CURRENT
+        .try_with(|cell| {
+            let mut current = cell.try_borrow_mut().ok()?;
+            let frame = current.as_deref_mut()?;
+            if frame.span.is_some() && frame.tally.is_none() {
+                frame.tally = Some(reuse::tally());
+            }
+            Some(reuse::boxed_frame(frame.share()))
+        })
+        .ok()
+        .flatten()
+}
+
 /// The parent of a span started now (the current trace-llm span, or else whatever
-/// OpenTelemetry span is current), and whether the current scope carries a request context. Reads the frame without touching its shared
-/// parts, so that a span that turns out unsampled costs no reference counting.
+/// OpenTelemetry span is current), and whether the current scope carries a request context.
+/// Reads the frame without touching its shared parts, so that a span that turns out
+/// unsampled costs no reference counting.
 #[inline]
 pub(crate) fn peek_parent() -> (Option<SpanContext>, bool) {
     let peeked = CURRENT
         .try_with(|cell| {
             let current = cell.try_borrow().ok()?;
-            Some((current.span.clone(), current.request.is_some()))
+            Some(
+                current
+                    .as_deref()
+                    .map_or((None, false), |f| (f.span.clone(), f.request.is_some())),
+            )
         })
         .ok()
         .flatten();
@@ -167,7 +209,7 @@ fn otel_current_parent() -> Option<SpanContext> {
 
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.
 #[inline]
-pub(crate) fn in_frame<R>(frame: &mut Frame, f: impl FnOnce() -> R) -> R {
+pub(crate) fn in_frame<R>(frame: &mut OwnedFrame, f: impl FnOnce() -> R) -> R {
     let _entered = Entered::new(frame);
     f()
 }

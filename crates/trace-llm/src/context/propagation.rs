@@ -18,9 +18,10 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use pin_project_lite::pin_project;
 
-use super::frame::{self, Frame};
+use super::frame::{self, Frame, OwnedFrame};
 use super::request::RequestContext;
 use crate::semconv as sc;
+use crate::span::reuse;
 
 /// Baggage entries the W3C format allows; beyond it propagators drop entries.
 const MAX_BAGGAGE_ENTRIES: usize = 64;
@@ -133,7 +134,7 @@ impl RequestScope {
         RemoteScoped {
             future,
             pending: Some(self),
-            frame: Frame::default(),
+            frame: None,
         }
     }
 
@@ -143,8 +144,8 @@ impl RequestScope {
         frame::in_frame(&mut frame, f)
     }
 
-    fn into_frame(self) -> Frame {
-        let mut frame = frame::capture();
+    fn into_frame(self) -> OwnedFrame {
+        let mut frame = frame::capture().unwrap_or_else(|| reuse::boxed_frame(Frame::EMPTY));
         if self.parent.is_some() {
             frame.span = self.parent;
             // A new remote parent starts a new roll-up.
@@ -153,7 +154,7 @@ impl RequestScope {
         if let Some(context) = self.context {
             frame.request = Some(Arc::new(context.resolve_over(frame.request.as_deref())));
         }
-        frame
+        Some(frame)
     }
 }
 
@@ -164,7 +165,7 @@ pin_project! {
         #[pin]
         future: F,
         pending: Option<RequestScope>,
-        frame: Frame,
+        frame: OwnedFrame,
     }
 }
 

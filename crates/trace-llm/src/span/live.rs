@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::mem::{self, ManuallyDrop};
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use opentelemetry::trace::{TraceFlags, TraceState};
@@ -13,7 +13,7 @@ use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
 use crate::context::RequestData;
-use crate::context::frame::{self, Entered, Frame};
+use crate::context::frame::{self, Entered, Frame, OwnedFrame};
 use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
 use crate::semconv as sc;
@@ -39,53 +39,46 @@ pub struct Meta {
     pub stream: bool,
 }
 
-enum Inner {
-    /// Tracing is off, or the span already ended.
-    Off,
-    /// A started span: its frame carries its context (and, when it records, its state).
-    /// Unsampled spans without state still propagate consistent (unsampled) ids.
-    Active(Frame),
-}
-
 /// A started span: ends exactly once, through [`end`](LiveSpan::end) or, when dropped
 /// unfinished, as cancelled (or panicked, when dropped during unwinding).
 #[doc(hidden)]
 pub struct LiveSpan {
+    /// `None` when tracing is off or the span ended. Otherwise its frame carries its context
+    /// (and, when it records, its state); unsampled spans without state still propagate
+    /// consistent (unsampled) ids. Boxed, so entering the span exchanges one pointer and
+    /// futures and streams that carry a span stay small.
     // Never dropped in place: `Drop` moves an active frame out (and an ended span holds
-    // `Off`), so dropping a span that is off costs one compare, with no drop glue call.
-    inner: ManuallyDrop<Inner>,
+    // `None`), so dropping a span that is off costs one compare, with no drop glue call.
+    frame: ManuallyDrop<OwnedFrame>,
 }
 
 impl LiveSpan {
     /// A span that records nothing.
     pub const OFF: LiveSpan = LiveSpan {
-        inner: ManuallyDrop::new(Inner::Off),
+        frame: ManuallyDrop::new(None),
     };
 
     /// Whether there is state to record into (sampled, or kept for totals and metrics).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        matches!(&*self.inner, Inner::Active(frame) if frame.state.is_some())
+        self.frame.as_deref().is_some_and(|f| f.state.is_some())
     }
 
     #[inline]
     pub(crate) fn state_mut(&mut self) -> Option<&mut SpanState> {
-        match &mut *self.inner {
-            Inner::Active(frame) => frame.state.as_deref_mut(),
-            Inner::Off => None,
-        }
+        self.frame.as_deref_mut()?.state.as_deref_mut()
     }
 
     /// Runs `f` with this span current. A panic in `f` is recorded, ends the span, and
     /// continues unwinding.
     #[inline]
     pub fn call<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        match &mut *self.inner {
-            Inner::Off => f(),
-            Inner::Active(frame) if frame.state.is_none() => frame::in_frame(frame, f),
-            Inner::Active(frame) => {
+        match self.frame.as_deref() {
+            None => f(),
+            Some(frame) if frame.state.is_none() => frame::in_frame(&mut self.frame, f),
+            Some(_) => {
                 let result = {
-                    let _entered = Entered::new(frame);
+                    let _entered = Entered::new(&mut self.frame);
                     catch_unwind(AssertUnwindSafe(f))
                 };
                 match result {
@@ -99,20 +92,28 @@ impl LiveSpan {
         }
     }
 
-    /// Takes the state and the frame out, leaving the span ended.
-    fn take(&mut self) -> Option<(Box<SpanState>, Frame)> {
-        match mem::replace(&mut *self.inner, Inner::Off) {
-            Inner::Active(mut frame) => frame.state.take().map(|state| (state, frame)),
-            Inner::Off => None,
+    /// Takes the state and the frame out, leaving the span ended (an unsampled span's frame
+    /// goes straight back for reuse).
+    fn take(&mut self) -> Option<(Box<SpanState>, Box<Frame>)> {
+        let mut frame = self.frame.take()?;
+        match frame.state.take() {
+            Some(state) => Some((state, frame)),
+            None => {
+                super::reuse::release_frame(frame);
+                None
+            }
         }
     }
 
-    /// The span's frame (its context, request context, and state when recording).
-    pub(crate) fn frame_mut(&mut self) -> Option<&mut Frame> {
-        match &mut *self.inner {
-            Inner::Active(frame) => Some(frame),
-            Inner::Off => None,
-        }
+    /// Moves the span's frame out (to make it current by hand), leaving the span looking
+    /// ended until [`restore_frame`](Self::restore_frame) puts it back.
+    pub(crate) fn take_frame(&mut self) -> OwnedFrame {
+        self.frame.take()
+    }
+
+    /// Puts back the frame [`take_frame`](Self::take_frame) moved out.
+    pub(crate) fn restore_frame(&mut self, frame: OwnedFrame) {
+        *self.frame = frame;
     }
 
     pub(crate) fn end_with_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
@@ -125,7 +126,7 @@ impl LiveSpan {
     /// Whether tracing was off when the span started (or it already ended): nothing to do.
     #[inline]
     pub fn is_off(&self) -> bool {
-        matches!(*self.inner, Inner::Off)
+        self.frame.is_none()
     }
 
     /// Ends the span now. Later calls do nothing.
@@ -160,12 +161,12 @@ impl LiveSpan {
 
     /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
     pub fn wants_tool_result(&self) -> bool {
-        match &*self.inner {
-            Inner::Active(Frame {
-                state: Some(state), ..
-            }) => state.operation == Operation::ExecuteTool && state.capture_content(),
-            _ => false,
-        }
+        self.frame
+            .as_deref()
+            .and_then(|f| f.state.as_deref())
+            .is_some_and(|state| {
+                state.operation == Operation::ExecuteTool && state.capture_content()
+            })
     }
 
     /// Records a tool's returned value as `gen_ai.tool.call.result`.
@@ -329,12 +330,12 @@ pub(crate) fn begin(
         // Nothing to record or add up: the span only carries consistent (unsampled) ids to
         // its children and outgoing requests.
         return LiveSpan {
-            inner: ManuallyDrop::new(Inner::Active(Frame {
+            frame: ManuallyDrop::new(Some(super::reuse::boxed_frame(Frame {
                 span: Some(span_context),
                 tally: None,
                 request: None,
                 state: None,
-            })),
+            }))),
         };
     }
     begin_recording(pipeline, sampled, operation, span_context, parent, describe)
@@ -351,9 +352,14 @@ fn begin_recording(
     parent: Option<SpanContext>,
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
-    let mut inherited = frame::capture();
+    let (tally, request) = frame::capture_totals();
     // The parent peeked above: it may be an OpenTelemetry span, where the frame has none.
-    inherited.span = parent.clone();
+    let inherited = Frame {
+        span: parent.clone(),
+        tally,
+        request,
+        state: None,
+    };
     let (state, mut frame) = SpanState::new(
         pipeline,
         sampled,
@@ -372,7 +378,7 @@ fn begin_recording(
     }
     frame.state = Some(state);
     LiveSpan {
-        inner: ManuallyDrop::new(Inner::Active(frame)),
+        frame: ManuallyDrop::new(Some(super::reuse::boxed_frame(frame))),
     }
 }
 

@@ -13,7 +13,7 @@ use opentelemetry::{Key, KeyValue};
 use super::Operation;
 use super::live::{LiveSpan, begin};
 use super::value::AttributeValue;
-use crate::context::frame::{self, Frame};
+use crate::context::frame::{self, OwnedFrame};
 use crate::future::{EndSpan, Instrumented};
 use crate::genai::{
     Evaluation, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage,
@@ -161,15 +161,16 @@ impl SpanBuilder {
     /// // ... work; child spans nest under "load corpus" ...
     /// ```
     pub fn start(mut self) -> SpanGuard {
-        let mut previous = Frame::default();
-        if let Some(frame) = self.span.frame_mut() {
-            // The span's frame becomes current; the caller's waits in `previous`.
-            std::mem::swap(frame, &mut previous);
+        // The span's frame becomes current; the caller's waits in `previous`.
+        let mut previous = self.span.take_frame();
+        let entered = previous.is_some();
+        if entered {
             frame::swap(&mut previous);
         }
         SpanGuard {
             span: self.span,
             previous,
+            entered,
             _not_send: PhantomData,
         }
     }
@@ -219,7 +220,9 @@ impl SpanBuilder {
 pub struct SpanGuard {
     span: LiveSpan,
     /// The frame that was current before, restored on drop.
-    previous: Frame,
+    previous: OwnedFrame,
+    /// The span's frame is current (it was not off).
+    entered: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -231,10 +234,11 @@ impl std::fmt::Debug for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        if let Some(frame) = self.span.frame_mut() {
+        if self.entered {
             // Take the span's frame back from the thread-local, restoring the caller's.
             frame::swap(&mut self.previous);
-            std::mem::swap(frame, &mut self.previous);
+            let own = self.previous.take();
+            self.span.restore_frame(own);
         }
         if std::thread::panicking() {
             self.span.end_with_panic(None);

@@ -1,5 +1,6 @@
-//! Per-thread reuse of the two allocations every recording span makes on the thread that
-//! runs it: its state's box, and (for a span with children) the tally they add up into.
+//! Per-thread reuse of the allocations a span makes on the thread that runs it: its
+//! frame's box (every started span), its state's box (a recording span), and the tally its
+//! children add up into (a span with children).
 //! Both are allocated and released on the same thread in the common synchronous case, so a
 //! small per-thread stack saves an allocator round trip per span without any locking.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use super::SpanState;
 use super::tally::Tally;
+use crate::context::frame::Frame;
 
 /// Boxes (and tallies) a thread keeps for reuse: enough for deep nesting in a loop.
 const KEEP: usize = 16;
@@ -17,6 +19,38 @@ thread_local! {
     #[allow(clippy::vec_box)]
     static STATES: RefCell<Vec<Box<SpanState>>> = const { RefCell::new(Vec::new()) };
     static TALLIES: RefCell<Vec<Arc<Tally>>> = const { RefCell::new(Vec::new()) };
+    #[allow(clippy::vec_box)]
+    static FRAMES: RefCell<Vec<Box<Frame>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `frame` in a box, reusing an emptied one from this thread.
+#[inline]
+pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
+    let spare = FRAMES
+        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut boxed) => {
+            // Spare boxes hold `Frame::EMPTY` (see `release_frame`): nothing to drop.
+            std::mem::forget(std::mem::replace(&mut *boxed, frame));
+            boxed
+        }
+        None => Box::new(frame),
+    }
+}
+
+/// Empties a frame that is done with and keeps its box for the next one on this thread.
+#[inline]
+pub(crate) fn release_frame(mut frame: Box<Frame>) {
+    *frame = Frame::EMPTY;
+    let _ = FRAMES.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            if spare.len() < KEEP {
+                spare.push(frame);
+            }
+        }
+    });
 }
 
 /// `state` in a box, reusing one a finished span left on this thread.

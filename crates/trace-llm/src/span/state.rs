@@ -280,12 +280,13 @@ impl SpanState {
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
     /// `frame` is the span's own frame (its context, its tally, the request context). The
     /// box and the tally stay on this thread for the next spans.
-    pub(crate) fn finish(mut self: Box<Self>, mut frame: Frame) {
+    pub(crate) fn finish(mut self: Box<Self>, mut frame: Box<Frame>) {
         self.end(&mut frame);
         if let Some(tally) = frame.tally.take() {
             super::reuse::release_tally(tally);
         }
         super::reuse::release_state(self);
+        super::reuse::release_frame(frame);
     }
 
     fn end(&mut self, frame: &mut Frame) {
