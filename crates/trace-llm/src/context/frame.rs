@@ -136,9 +136,9 @@ pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Opti
         .flatten()
 }
 
-/// The current span's tally (created here on first use, so leaf spans never allocate one)
-/// and the current request context: what a span starting now adds its totals to.
-pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>) {
+/// Runs `f` on the current frame (if not empty), after giving the current span its tally: it
+/// is created when something first needs to add to it, so leaf spans never allocate one.
+fn with_current_tallied<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
     CURRENT
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
@@ -146,27 +146,22 @@ pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>)
             if frame.span.is_some() && frame.tally.is_none() {
                 frame.tally = Some(reuse::tally());
             }
-            Some((frame.tally.clone(), frame.request.clone()))
+            Some(f(frame))
         })
         .ok()
         .flatten()
-        .unwrap_or_default()
 }
 
-/// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads). The
-/// current span's tally is created here on first use, so copies share it with the span.
+/// The current span's tally and the current request context: what a span starting now
+/// adds its totals to.
+pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>) {
+    with_current_tallied(|frame| (frame.tally.clone(), frame.request.clone())).unwrap_or_default()
+}
+
+/// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads); the
+/// copies share the current span's tally.
 pub(crate) fn capture() -> OwnedFrame {
-    CURRENT
-        .try_with(|cell| {
-            let mut current = cell.try_borrow_mut().ok()?;
-            let frame = current.as_deref_mut()?;
-            if frame.span.is_some() && frame.tally.is_none() {
-                frame.tally = Some(reuse::tally());
-            }
-            Some(reuse::boxed_frame(frame.share()))
-        })
-        .ok()
-        .flatten()
+    with_current_tallied(|frame| reuse::boxed_frame(frame.share()))
 }
 
 /// The parent of a span started now (the current trace-llm span, or else whatever
