@@ -352,21 +352,15 @@ fn begin_recording(
     parent: Option<SpanContext>,
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
-    let (tally, request) = frame::capture_totals();
-    // The parent peeked above: it may be an OpenTelemetry span, where the frame has none.
-    let inherited = Frame {
-        span: parent.clone(),
-        tally,
-        request,
-        state: None,
-    };
+    let (parent_tally, request) = frame::capture_totals();
     let (state, mut frame) = SpanState::new(
         pipeline,
         sampled,
         operation,
         span_context,
         parent.as_ref(),
-        inherited,
+        parent_tally,
+        request,
     );
     let mut state = super::reuse::boxed(state);
     state.name = describe(&mut state);

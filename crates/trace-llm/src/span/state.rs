@@ -11,6 +11,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use super::tally::{PICO_PER_USD, Subtotal, Tally};
 use super::{Operation, truncate_utf8};
+use crate::context::RequestData;
 use crate::context::frame::Frame;
 use crate::genai::ResponseData;
 use crate::init::pipeline::Pipeline;
@@ -55,19 +56,16 @@ pub(crate) struct SpanState {
 impl SpanState {
     /// A recording span's state, and the frame its body runs in (span context, request
     /// context; the span's own tally is created when a child first needs it).
+    /// `parent_tally` is where its totals go, `request` the request context it runs in.
     pub(crate) fn new(
         pipeline: &'static Pipeline,
         sampled: bool,
         operation: Operation,
         span_context: SpanContext,
         parent: Option<&SpanContext>,
-        inherited: Frame,
+        parent_tally: Option<Arc<Tally>>,
+        request: Option<Arc<RequestData>>,
     ) -> (Self, Frame) {
-        let Frame {
-            tally: parent_tally,
-            request,
-            ..
-        } = inherited;
         let state = SpanState {
             pipeline,
             sampled,
