@@ -106,13 +106,22 @@ struct Queue {
     /// Ended spans in export batches of at most `max_batch` each, oldest first: the queue
     /// never moves spans to grow, and the exporter takes the batches as they are.
     batches: Vec<Vec<SpanData>>,
-    /// Spans in `batches`.
-    queued: usize,
     /// Empty batch vectors the export thread allocated (in its own allocator arena, where
     /// the exporter frees them), for the next batches.
     empty: Vec<Vec<SpanData>>,
     flush_requested: u64,
     shutdown: bool,
+}
+
+impl Queue {
+    /// Spans queued: every batch but the last is full (a new one starts only then, and
+    /// `max_batch` is at least 1).
+    fn len(&self, max_batch: usize) -> usize {
+        match self.batches.last() {
+            Some(last) => (self.batches.len() - 1) * max_batch + last.len(),
+            None => 0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -223,7 +232,7 @@ impl Pipeline {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if queue.queued >= self.limits.max_queue {
+        if queue.len(self.limits.max_batch) >= self.limits.max_queue {
             drop(queue);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             if !self.warned_full.swap(true, Ordering::Relaxed) {
@@ -237,19 +246,13 @@ impl Pipeline {
         }
         let max_batch = self.limits.max_batch;
         let wake = {
-            let Queue {
-                batches,
-                queued,
-                empty,
-                ..
-            } = &mut *queue;
+            let Queue { batches, empty, .. } = &mut *queue;
             if batches.last().is_none_or(|b| b.len() >= max_batch) {
                 let fresh = empty
                     .pop()
                     .unwrap_or_else(|| Vec::with_capacity(self.limits.batch_capacity()));
                 batches.push(fresh);
             }
-            *queued += 1;
             match batches.last_mut() {
                 Some(batch) => {
                     batch.push(span);
@@ -341,7 +344,7 @@ impl Pipeline {
         loop {
             if queue.shutdown
                 || queue.flush_requested > handled_flush
-                || queue.queued >= self.limits.max_batch
+                || queue.len(self.limits.max_batch) >= self.limits.max_batch
             {
                 break;
             }
@@ -355,7 +358,6 @@ impl Pipeline {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        queue.queued = 0;
         (
             mem::take(&mut queue.batches),
             queue.flush_requested,
