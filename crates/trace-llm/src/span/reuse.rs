@@ -1,11 +1,12 @@
 //! Per-thread reuse of the allocations a span makes on the thread that runs it: its
 //! frame's box (every started span), its state's box (a recording span), and the tally its
-//! children add up into (a span with children).
-//! Both are allocated and released on the same thread in the common synchronous case, so a
-//! small per-thread stack saves an allocator round trip per span without any locking.
+//! children add up into (a span with children). All are allocated and released on the
+//! same thread in the common synchronous case, so a small per-thread stack saves an
+//! allocator round trip per span without any locking.
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use super::SpanState;
 use super::tally::Tally;
@@ -23,14 +24,34 @@ thread_local! {
     static FRAMES: RefCell<Vec<Box<Frame>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// One of the per-thread stacks of spares.
+type Spares<T> = LocalKey<RefCell<Vec<T>>>;
+
+/// A spare from this thread's stack, if it has one.
+#[inline]
+fn take<T: 'static>(spares: &'static Spares<T>) -> Option<T> {
+    spares
+        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+}
+
+/// Keeps `item` on this thread's stack, unless it is full (then `item` is dropped).
+#[inline]
+fn keep<T: 'static>(spares: &'static Spares<T>, item: T) {
+    let _ = spares.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            if spare.len() < KEEP {
+                spare.push(item);
+            }
+        }
+    });
+}
+
 /// `frame` in a box, reusing an emptied one from this thread.
 #[inline]
 pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
-    let spare = FRAMES
-        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten();
-    match spare {
+    match take(&FRAMES) {
         Some(mut boxed) => {
             // Spare boxes hold `Frame::EMPTY` (see `release_frame`): nothing to drop.
             std::mem::forget(std::mem::replace(&mut *boxed, frame));
@@ -44,22 +65,12 @@ pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
 #[inline]
 pub(crate) fn release_frame(mut frame: Box<Frame>) {
     *frame = Frame::EMPTY;
-    let _ = FRAMES.try_with(|spare| {
-        if let Ok(mut spare) = spare.try_borrow_mut() {
-            if spare.len() < KEEP {
-                spare.push(frame);
-            }
-        }
-    });
+    keep(&FRAMES, frame);
 }
 
 /// `state` in a box, reusing one a finished span left on this thread.
 pub(crate) fn boxed(state: SpanState) -> Box<SpanState> {
-    let spare = STATES
-        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten();
-    match spare {
+    match take(&STATES) {
         Some(mut boxed) => {
             // Drops what the finished span left (its vectors were moved out on export).
             *boxed = state;
@@ -71,22 +82,12 @@ pub(crate) fn boxed(state: SpanState) -> Box<SpanState> {
 
 /// Keeps a finished span's box for the next span on this thread.
 pub(crate) fn release_state(state: Box<SpanState>) {
-    let _ = STATES.try_with(|spare| {
-        if let Ok(mut spare) = spare.try_borrow_mut() {
-            if spare.len() < KEEP {
-                spare.push(state);
-            }
-        }
-    });
+    keep(&STATES, state);
 }
 
 /// A zeroed tally, reusing one whose span ended on this thread.
 pub(crate) fn tally() -> Arc<Tally> {
-    TALLIES
-        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    take(&TALLIES).unwrap_or_default()
 }
 
 /// Keeps a finished span's tally for reuse, if nothing else holds it any more (a child
@@ -96,11 +97,5 @@ pub(crate) fn release_tally(mut tally: Arc<Tally>) {
         return;
     };
     *inner = Tally::default();
-    let _ = TALLIES.try_with(|spare| {
-        if let Ok(mut spare) = spare.try_borrow_mut() {
-            if spare.len() < KEEP {
-                spare.push(tally);
-            }
-        }
-    });
+    keep(&TALLIES, tally);
 }
