@@ -138,6 +138,15 @@ fn rotel_agent() -> PathBuf {
         .clone()
 }
 
+/// The JSON lines a processor has written to `file` so far (none if it has written none).
+fn json_lines(file: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON line from the processor"))
+        .collect()
+}
+
 /// User plus system CPU time of a process, from its `/proc/<pid>/stat` (or
 /// `/proc/self/stat`); zero where that cannot be read.
 pub fn process_cpu_time(stat_path: &str) -> Duration {
@@ -264,20 +273,12 @@ impl Rotel {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.spans_file).unwrap_or_default();
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("a JSON line from the processor"))
-            .collect()
+        json_lines(&self.spans_file)
     }
 
     /// Waits until at least `n` spans arrived (or `timeout`), then returns them all.
     pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> Vec<Value> {
-        let mut count = 0;
-        wait_until(timeout, || {
-            count = self.count();
-            count >= n
-        });
+        wait_until(timeout, || self.count() >= n);
         self.spans()
     }
 
@@ -292,11 +293,7 @@ impl Rotel {
     /// Every metric received so far, one entry per metric per export: name, unit, kind and
     /// (for histograms) points with attributes, count, sum and buckets.
     pub fn metrics(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.metrics_file).unwrap_or_default();
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("a JSON line from the processor"))
-            .collect()
+        json_lines(&self.metrics_file)
     }
 
     /// Number of spans received so far (counts lines, cheaper than parsing).
