@@ -35,12 +35,7 @@ fn with_pipeline(label: &str, ratio: f64, f: impl FnOnce()) {
     let _ = guard.force_flush();
     let stats = guard.stats();
     if ratio > 0.0 {
-        DELIVERY.lock().unwrap().push(format!(
-            "| {label} | {} | {} | {:.1} % |",
-            stats.started,
-            stats.exported,
-            100.0 * stats.dropped as f64 / stats.started.max(1) as f64
-        ));
+        note_delivery(label, stats.started, stats.exported, stats.dropped);
     }
     let _ = guard.shutdown();
 }
@@ -83,6 +78,11 @@ fn sdk_note(b: &Baselines<'_>, (calls, exported): (u64, u64), label: &str, spans
     let started = (calls_now - calls) * spans_per_call;
     let delivered = exported_now - exported;
     let lost = started.saturating_sub(delivered);
+    note_delivery(label, started, delivered, lost);
+}
+
+/// One row of the delivery table printed after the ratios.
+fn note_delivery(label: &str, started: u64, delivered: u64, lost: u64) {
     DELIVERY.lock().unwrap().push(format!(
         "| {label} | {started} | {delivered} | {:.1} % |",
         100.0 * lost as f64 / started.max(1) as f64
