@@ -10,6 +10,9 @@
 //! cargo run --release -p trace-llm-tests --bin pipeline_load
 //! ```
 //!
+//! `SPANS=n` sets the spans per throughput run (default 1,000,000); `PHASES=throughput` (or
+//! `memory`, `latency`, comma-separated) runs only those phases, e.g. under `perf record -a`.
+//!
 //! Needs the rotel collector (see tests/README or `.ci/run`). Prints a markdown report.
 
 use std::time::{Duration, Instant};
@@ -110,29 +113,17 @@ fn latencies(req: &Value, response: &Value, calls: usize) -> (f64, f64, f64) {
     (at(0.50), at(0.99), at(0.999))
 }
 
-fn main() {
-    let fixture = Fixture::named(
-        "openai-recorded",
-        "test_chat_completion_tool_calls_no_content",
-    );
-    let interaction = &fixture.interactions[0];
-    let (req, response) = (interaction.request.clone(), interaction.response_json());
-    let spans: u64 = std::env::var("SPANS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-
-    // Memory first: peak RSS is a high-water mark, so later phases would hide it.
-    let dead = format!("http://127.0.0.1:{}", free_port());
+/// Peak memory while spans keep coming into a dead endpoint, against the queue bound.
+fn memory(req: &Value, response: &Value, dead: &str) {
     println!("### Memory with the collector down\n");
-    let guard = init(dead.clone(), Protocol::Grpc);
+    let guard = init(dead.to_owned(), Protocol::Grpc);
     // A flush returns once the export thread runs its loop, after it decoded the price
     // database (about 20 MiB, once per process): the growth measured from here is the queue.
     let _ = guard.force_flush();
     let before = peak_rss();
     let burst = 3 * DEFAULT_QUEUE_SIZE as u64;
     for _ in 0..burst {
-        chat(&req, &response);
+        chat(req, response);
     }
     let peak = peak_rss();
     let stats = guard.stats();
@@ -149,33 +140,57 @@ fn main() {
         DEFAULT_QUEUE_SIZE,
         DEFAULT_QUEUE_SIZE as f64 * 2816.0 / 1048576.0,
     );
+}
 
-    println!("### Throughput to rotel on loopback\n");
-    println!(
-        "| protocol | spans sent | counted at the collector | spans/s | dropped | CPU per span \
-         (this process) | CPU per span (collector) |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        println!("{}", throughput(&req, &response, protocol, spans));
-    }
-
+/// Per-call latency with the collector up, then with nothing listening.
+fn latency(req: &Value, response: &Value, dead: &str) {
     println!("\n### Latency of a traced chat call (200,000 calls)\n");
     println!("| collector | p50 | p99 | p99.9 |");
     println!("|---|---:|---:|---:|");
-    {
-        let rotel = Rotel::start_counting();
-        let guard = init(rotel.grpc_endpoint(), Protocol::Grpc);
-        latencies(&req, &response, 20_000); // warm up
-        let (p50, p99, p999) = latencies(&req, &response, 200_000);
-        println!("| up | {p50:.2} µs | {p99:.2} µs | {p999:.2} µs |");
+    let rotel = Rotel::start_counting();
+    for (label, endpoint) in [
+        ("up", rotel.grpc_endpoint()),
+        ("down (nothing listening)", dead.to_owned()),
+    ] {
+        let guard = init(endpoint, Protocol::Grpc);
+        latencies(req, response, 20_000); // warm up
+        let (p50, p99, p999) = latencies(req, response, 200_000);
+        println!("| {label} | {p50:.2} µs | {p99:.2} µs | {p999:.2} µs |");
         let _ = guard.shutdown();
     }
-    {
-        let guard = init(dead.clone(), Protocol::Grpc);
-        latencies(&req, &response, 20_000);
-        let (p50, p99, p999) = latencies(&req, &response, 200_000);
-        println!("| down (nothing listening) | {p50:.2} µs | {p99:.2} µs | {p999:.2} µs |");
-        let _ = guard.shutdown();
+}
+
+fn main() {
+    let fixture = Fixture::named(
+        "openai-recorded",
+        "test_chat_completion_tool_calls_no_content",
+    );
+    let interaction = &fixture.interactions[0];
+    let (req, response) = (interaction.request.clone(), interaction.response_json());
+    let spans: u64 = std::env::var("SPANS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let phases = std::env::var("PHASES").unwrap_or_default();
+    let run = |phase: &str| phases.is_empty() || phases.split(',').any(|p| p.trim() == phase);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+
+    // Memory first: peak RSS is a high-water mark, so later phases would hide it.
+    if run("memory") {
+        memory(&req, &response, &dead);
+    }
+    if run("throughput") {
+        println!("### Throughput to rotel on loopback\n");
+        println!(
+            "| protocol | spans sent | counted at the collector | spans/s | dropped | CPU per span \
+             (this process) | CPU per span (collector) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+            println!("{}", throughput(&req, &response, protocol, spans));
+        }
+    }
+    if run("latency") {
+        latency(&req, &response, &dead);
     }
 }
