@@ -2,6 +2,7 @@
 //! failure), sampling, queue bounds and the stats API.
 
 use trace_llm::{TracingConfig, trace_llm};
+use trace_llm_tests::collector::wait_until;
 use trace_llm_tests::*;
 
 #[trace_llm(kind = "execute_tool")]
@@ -191,4 +192,92 @@ fn https_endpoints_are_accepted_over_both_protocols() {
             .unwrap_or_else(|e| panic!("{protocol:?}: {e}"));
         let _ = guard.shutdown();
     }
+}
+
+/// An exporter whose exports wait until the test lets them finish, one permit each.
+#[derive(Clone, Debug)]
+struct Gated {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    entered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Gated {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(permit) = self.permits.acquire().await {
+            permit.forget();
+        }
+        Ok(())
+    }
+}
+
+/// The queue bound holds while the collector is slow: spans wait in the queue, where the bound
+/// counts them, and only the batches being sent (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`) are
+/// outside it. (Taking a whole round out of the queue at once let a slow collector double
+/// the spans held in memory.)
+#[test]
+fn slow_exports_keep_spans_within_the_queue_bound() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+    let _serial = serial();
+    const QUEUE: u64 = 64;
+    const BATCH: u64 = 8;
+    const IN_FLIGHT: u64 = 4;
+    let gated = Gated {
+        permits: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+        entered: Default::default(),
+    };
+    // SAFETY: the test holds the binary's serial lock; no other test thread touches env now.
+    unsafe {
+        std::env::set_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", BATCH.to_string());
+        std::env::set_var("OTEL_BSP_MAX_CONCURRENT_EXPORTS", IN_FLIGHT.to_string());
+    }
+    let guard = TracingConfig::default()
+        .with_span_exporter(gated.clone())
+        .batch_queue_size(QUEUE as usize)
+        .metrics(false)
+        .init()
+        .expect("init");
+    // SAFETY: as above; the settings were read by `init`.
+    unsafe {
+        std::env::remove_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+        std::env::remove_var("OTEL_BSP_MAX_CONCURRENT_EXPORTS");
+    }
+    let entered = |n: usize| {
+        let reached = wait_until(Duration::from_secs(10), || gated.entered.load(SeqCst) >= n);
+        assert!(
+            reached,
+            "{} exports started, expected {n}",
+            gated.entered.load(SeqCst)
+        );
+    };
+    // A full batch starts the first export, which waits.
+    for n in 0..BATCH as u32 {
+        tool(n);
+    }
+    entered(1);
+    // Meanwhile the queue fills, then drops.
+    for n in 0..200 {
+        tool(n);
+    }
+    // The first export finishes: the next round has the whole queue to send, but takes each
+    // batch only when it sends it, so the queue stays full of waiting spans.
+    gated.permits.add_permits(1);
+    entered(1 + IN_FLIGHT as usize);
+    for n in 0..200 {
+        tool(n);
+    }
+    let stats = guard.stats();
+    let held = stats.started - stats.exported - stats.dropped;
+    assert!(
+        held <= QUEUE + IN_FLIGHT * BATCH,
+        "{held} spans held in memory, over the queue bound {QUEUE} plus {IN_FLIGHT} batches of \
+         {BATCH} in flight: {stats:?}"
+    );
+    gated.permits.add_permits(1000);
+    guard.shutdown().expect("shutdown");
 }

@@ -130,15 +130,16 @@ fn memory(req: &Value, response: &Value, dead: &str) {
     let _ = guard.shutdown();
     println!(
         "{burst} spans into a dead endpoint (queue {}): {} dropped; peak RSS grew from {:.0} \
-         MiB after init to {:.0} MiB, by {:.0} MiB (documented bound: {} spans × ~2.75 KiB = \
-         {:.0} MiB).\n",
+         MiB after init to {:.0} MiB, by {:.0} MiB, {:.2} KiB per span held (documented \
+         bound: {} spans × ~1.5 KiB = {:.0} MiB).\n",
         DEFAULT_QUEUE_SIZE,
         stats.dropped,
         before as f64 / 1048576.0,
         peak as f64 / 1048576.0,
         peak.saturating_sub(before) as f64 / 1048576.0,
+        peak.saturating_sub(before) as f64 / 1024.0 / (burst - stats.dropped) as f64,
         DEFAULT_QUEUE_SIZE,
-        DEFAULT_QUEUE_SIZE as f64 * 2816.0 / 1048576.0,
+        DEFAULT_QUEUE_SIZE as f64 * 1536.0 / 1048576.0,
     );
 }
 

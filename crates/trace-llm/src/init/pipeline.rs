@@ -6,7 +6,7 @@
 //! current-thread runtime, and shutdown cannot deadlock on the caller's executor).
 
 use std::cell::Cell;
-use std::mem;
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -104,8 +104,9 @@ impl Limits {
 #[derive(Default)]
 struct Queue {
     /// Ended spans in export batches of at most `max_batch` each, oldest first: the queue
-    /// never moves spans to grow, and the exporter takes the batches as they are.
-    batches: Vec<Vec<SpanData>>,
+    /// never moves spans to grow, and the exporter takes the batches as they are, one at a
+    /// time as it sends them, so that the queue bound also bounds the spans in memory.
+    batches: VecDeque<Vec<SpanData>>,
     /// Empty batch vectors the export thread allocated (in its own allocator arena, where
     /// the exporter frees them), for the next batches.
     empty: Vec<Vec<SpanData>>,
@@ -117,7 +118,7 @@ impl Queue {
     /// Spans queued: every batch but the last is full (a new one starts only then, and
     /// `max_batch` is at least 1).
     fn len(&self, max_batch: usize) -> usize {
-        match self.batches.last() {
+        match self.batches.back() {
             Some(last) => (self.batches.len() - 1) * max_batch + last.len(),
             None => 0,
         }
@@ -247,13 +248,13 @@ impl Pipeline {
         let max_batch = self.limits.max_batch;
         let wake = {
             let Queue { batches, empty, .. } = &mut *queue;
-            if batches.last().is_none_or(|b| b.len() >= max_batch) {
+            if batches.back().is_none_or(|b| b.len() >= max_batch) {
                 let fresh = empty
                     .pop()
                     .unwrap_or_else(|| Vec::with_capacity(self.limits.batch_capacity()));
-                batches.push(fresh);
+                batches.push_back(fresh);
             }
-            match batches.last_mut() {
+            match batches.back_mut() {
                 Some(batch) => {
                     batch.push(span);
                     batch.len() == max_batch
@@ -330,13 +331,14 @@ impl Pipeline {
         }
     }
 
-    /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay; then
-    /// takes every queued batch.
-    pub(super) fn next_batches(
+    /// Waits for work: a full batch, a flush request, shutdown, or the schedule delay. Returns
+    /// how many batches are queued then (the round: what [`take_batch`](Self::take_batch)
+    /// hands out until the next call), the flush requested so far, and whether to shut down.
+    pub(super) fn next_round(
         &self,
         handled_flush: u64,
         until: Option<Instant>,
-    ) -> (Vec<Vec<SpanData>>, u64, bool) {
+    ) -> (usize, u64, bool) {
         let deadline = Instant::now() + self.limits.schedule_delay;
         // Metrics may be due before the next span batch.
         let deadline = until.map_or(deadline, |u| u.min(deadline));
@@ -358,11 +360,13 @@ impl Pipeline {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        (
-            mem::take(&mut queue.batches),
-            queue.flush_requested,
-            queue.shutdown,
-        )
+        (queue.batches.len(), queue.flush_requested, queue.shutdown)
+    }
+
+    /// The oldest queued batch. Taken when the exporter is ready to send it, not before: spans
+    /// waiting for a busy or dead collector stay in the queue, where its bound counts them.
+    pub(super) fn take_batch(&self) -> Option<Vec<SpanData>> {
+        lock(&self.queue).batches.pop_front()
     }
 
     /// Tops up the empty batch vectors to `count` (the export thread, after a round of

@@ -11,7 +11,6 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::trace::SpanData;
 
 use super::exporter::{DynExporter, DynMetricExporter};
 use super::pipeline::{Pipeline, lock};
@@ -91,16 +90,22 @@ struct SpanExport<'a> {
 }
 
 impl SpanExport<'_> {
-    /// Exports `batches`; returns the last error, if any.
+    /// Exports the round's `count` batches, taking each from the queue when there is room to
+    /// send it; returns the spans taken and the last error, if any.
     fn export(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        batches: Vec<Vec<SpanData>>,
-    ) -> Option<String> {
-        let limits = self.pipeline.limits;
-        let counters = &self.pipeline.counters;
+        count: usize,
+    ) -> (usize, Option<String>) {
+        let pipeline = self.pipeline;
+        let limits = pipeline.limits;
+        let counters = &pipeline.counters;
         let mut last_error = None;
-        let batches = batches.into_iter().filter(|batch| !batch.is_empty());
+        let mut taken = 0;
+        let batches = std::iter::from_fn(|| pipeline.take_batch())
+            .take(count)
+            .inspect(|batch| taken += batch.len())
+            .filter(|batch| !batch.is_empty());
         let exporter = &*self.exporter;
         // Up to `max_concurrent` exports in flight, so a collector's round trip does not
         // bound throughput; each is bounded by the export budget.
@@ -147,7 +152,7 @@ impl SpanExport<'_> {
                 }
             }
         }
-        last_error
+        (taken, last_error)
     }
 }
 
@@ -167,10 +172,8 @@ fn run(
     let mut handled_flush = 0;
     loop {
         let until = metrics.as_ref().map(|m| m.next);
-        let (batches, flush_target, shutdown) = pipeline.next_batches(handled_flush, until);
-        let round: usize = batches.iter().map(Vec::len).sum();
-        let count = batches.len();
-        let mut last_error = spans_out.export(&runtime, batches);
+        let (count, flush_target, shutdown) = pipeline.next_round(handled_flush, until);
+        let (round, mut last_error) = spans_out.export(&runtime, count);
         pipeline.provide_empty_batches(count);
         super::buffers::refill(round);
         let flushing = flush_target > handled_flush || shutdown;
