@@ -9,7 +9,8 @@
 //!
 //! Workloads: `plain`, `off`, `unsampled`, `on`, `sdk` (sync chat call); `plain-async`,
 //! `off-async`, `on-async`; `plain-stream`, `off-stream`, `on-stream` (ten chunks);
-//! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels); any of them
+//! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels); `on-json` (a
+//! recorded OpenAI request and response as `serde_json::Value`); any of them
 //! with `-threads2` runs on two threads at once (time per call on each thread). `off*` and
 //! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
 //! (drops mean the export thread did not keep up with the discarding exporter).
@@ -18,6 +19,33 @@ use std::hint::black_box;
 
 use trace_llm::TracingConfig;
 use trace_llm_benches::*;
+
+/// A recorded OpenAI request and response (tool calls), as `serde_json::Value`.
+static JSON: std::sync::LazyLock<(serde_json::Value, serde_json::Value)> =
+    std::sync::LazyLock::new(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/openai-recorded/test_chat_completion_tool_calls_no_content.json"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let fixture: serde_json::Value = serde_json::from_str(&text).expect("fixture json");
+        let interaction = &fixture["interactions"][0];
+        let body = interaction["response"]["body"].as_str().expect("body");
+        (
+            interaction["request"]["body"].clone(),
+            serde_json::from_str(body).expect("response json"),
+        )
+    });
+
+/// A chat call whose request and response are JSON values.
+#[inline(never)]
+#[trace_llm::trace_llm(kind = "chat", provider = "openai", request = req)]
+fn traced_json_chat<'a>(
+    req: &serde_json::Value,
+    response: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    response
+}
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "on".to_owned());
@@ -70,6 +98,9 @@ fn main() {
         }),
         "off-nested" | "unsampled-nested" | "on-nested" => Box::new(|| {
             black_box(traced_agent(black_box(&REQUEST)));
+        }),
+        "on-json" => Box::new(|| {
+            black_box(traced_json_chat(black_box(&JSON.0), black_box(&JSON.1)));
         }),
         "sdk-nested" => Box::new(|| {
             black_box(sdk_agent(tracer(), black_box(&REQUEST)));

@@ -72,8 +72,13 @@ pub(crate) fn release_frame(mut frame: Box<Frame>) {
 pub(crate) fn boxed(state: SpanState) -> Box<SpanState> {
     match take(&STATES) {
         Some(mut boxed) => {
+            // The response's scratch vector stays on this thread (its entries were moved
+            // into the exported attributes): keeping it saves an allocation per span.
+            let mut extra = std::mem::take(&mut boxed.response.extra);
             // Drops what the finished span left (its vectors were moved out on export).
             *boxed = state;
+            extra.clear();
+            boxed.response.extra = extra;
             boxed
         }
         None => Box::new(state),

@@ -8,7 +8,8 @@ pub(crate) mod messages;
 
 use serde_json::Value;
 
-use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage};
+use super::{GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage};
+use crate::intern::intern;
 use crate::semconv as sc;
 use crate::span::Operation;
 
@@ -21,16 +22,57 @@ pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     })
 }
 
-fn int(v: &Value, key: &str) -> Option<i64> {
-    v.get(key).and_then(Value::as_i64)
+/// Binds each `name` to the value of `key` in object `v` (`Option<&Value>`), found in one
+/// pass over its entries: each entry's key is matched once against all the keys (a `match`,
+/// which compares lengths before bytes). A lookup per key would search the whole map (string
+/// comparisons) once for every key asked about, present or not, which made the lookups half
+/// the cost of a traced call.
+macro_rules! fields {
+    ($v:expr; $($name:ident = $key:literal),+ $(,)?) => {
+        $(let mut $name: Option<&Value> = None;)+
+        if let Value::Object(map) = $v {
+            for (key, value) in map {
+                match key.as_str() {
+                    $($key => $name = Some(value),)+
+                    _ => {}
+                }
+            }
+        }
+    };
 }
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
+// After `fields!`, which it uses.
+mod chunks;
+
+fn as_int(v: Option<&Value>) -> Option<i64> {
+    v.and_then(Value::as_i64)
+}
+
+fn as_num(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64)
+}
+
+fn as_text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+/// `v.get(key)` for the small objects of a payload: a scan comparing lengths before bytes is
+/// cheaper there than the map's ordered search, which compares bytes at every step.
+fn entry<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) if map.len() <= 16 => map
+            .iter()
+            .find_map(|(k, value)| (k == key).then_some(value)),
+        _ => v.get(key),
+    }
+}
+
+fn int(v: &Value, key: &str) -> Option<i64> {
+    entry(v, key).and_then(Value::as_i64)
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+    entry(v, key).and_then(Value::as_str)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -56,71 +98,94 @@ impl GenAiRequest for Value {
     }
 
     fn record_request(&self, rec: &mut RequestRecorder<'_>) {
-        let v = self;
-        if let Some(t) = num(v, "temperature") {
+        fields!(self;
+            temperature = "temperature",
+            max_tokens = "max_tokens",
+            max_completion_tokens = "max_completion_tokens",
+            max_output_tokens = "max_output_tokens",
+            max_tokens_to_sample = "max_tokens_to_sample",
+            top_p = "top_p",
+            top_k = "top_k",
+            frequency_penalty = "frequency_penalty",
+            presence_penalty = "presence_penalty",
+            stop = "stop",
+            stop_sequences = "stop_sequences",
+            seed = "seed",
+            stream = "stream",
+            n = "n",
+            candidate_count = "candidate_count",
+            response_format = "response_format",
+            text_options = "text",
+            encoding_format = "encoding_format",
+            service_tier = "service_tier",
+            chat_messages = "messages",
+            input = "input",
+            prompt = "prompt",
+            system = "system",
+            instructions = "instructions",
+            tools = "tools",
+        );
+        if let Some(t) = as_num(temperature) {
             rec.temperature(t);
         }
         let max_tokens = [
-            "max_tokens",
-            "max_completion_tokens",
-            "max_output_tokens",
-            "max_tokens_to_sample",
+            max_tokens,
+            max_completion_tokens,
+            max_output_tokens,
+            max_tokens_to_sample,
         ]
-        .iter()
-        .find_map(|k| int(v, k));
+        .into_iter()
+        .find_map(as_int);
         if let Some(n) = max_tokens {
             rec.max_tokens(n);
         }
-        if let Some(p) = num(v, "top_p") {
+        if let Some(p) = as_num(top_p) {
             rec.top_p(p);
         }
-        if let Some(k) = num(v, "top_k") {
+        if let Some(k) = as_num(top_k) {
             rec.top_k(k);
         }
-        if let Some(p) = num(v, "frequency_penalty") {
+        if let Some(p) = as_num(frequency_penalty) {
             rec.frequency_penalty(p);
         }
-        if let Some(p) = num(v, "presence_penalty") {
+        if let Some(p) = as_num(presence_penalty) {
             rec.presence_penalty(p);
         }
-        if let Some(stop) = v
-            .get("stop")
-            .or_else(|| v.get("stop_sequences"))
-            .filter(|s| !s.is_null())
-        {
+        if let Some(stop) = stop.or(stop_sequences).filter(|s| !s.is_null()) {
             let stop = strings(stop);
             if !stop.is_empty() {
                 rec.stop_sequences(stop);
             }
         }
-        if let Some(seed) = int(v, "seed") {
+        if let Some(seed) = as_int(seed) {
             rec.seed(seed);
         }
-        if v.get("stream").and_then(Value::as_bool) == Some(true) {
+        if stream.and_then(Value::as_bool) == Some(true) {
             rec.stream(true);
         }
-        if let Some(n) = int(v, "n").or_else(|| int(v, "candidate_count")) {
+        if let Some(n) = as_int(n).or_else(|| as_int(candidate_count)) {
             rec.choice_count(n);
         }
-        let format = at(v, &["response_format", "type"])
-            .or_else(|| at(v, &["text", "format", "type"]))
+        let format = response_format
+            .and_then(|f| f.get("type"))
+            .or_else(|| at(text_options?, &["format", "type"]))
             .and_then(Value::as_str);
         if let Some(format) = format {
             rec.output_type(if format == "text" { "text" } else { "json" });
         }
         if rec.operation() == Operation::Embeddings {
-            if let Some(format) = v.get("encoding_format").filter(|f| !f.is_null()) {
+            if let Some(format) = encoding_format.filter(|f| !f.is_null()) {
                 rec.encoding_formats(strings(format));
             }
         }
         if openai_flavoured(rec.provider()) {
-            if let Some(tier) = text(v, "service_tier").filter(|t| *t != "auto") {
-                rec.attr(sc::OPENAI_REQUEST_SERVICE_TIER, tier.to_owned());
+            if let Some(tier) = as_text(service_tier).filter(|t| *t != "auto") {
+                rec.attr(sc::OPENAI_REQUEST_SERVICE_TIER, intern(tier));
             }
             if rec.operation() == Operation::Chat {
-                let api = if v.get("messages").is_some() {
+                let api = if chat_messages.is_some() {
                     Some("chat_completions")
-                } else if v.get("input").is_some() {
+                } else if input.is_some() {
                     Some("responses")
                 } else {
                     None
@@ -133,24 +198,17 @@ impl GenAiRequest for Value {
         if !rec.capture_content() {
             return;
         }
-        if let Some(Value::Array(msgs)) = v.get("messages") {
+        if let Some(Value::Array(msgs)) = chat_messages {
             rec.input_messages(|| messages::input_messages(msgs));
-        } else if let Some(prompt) = v.get("prompt") {
+        } else if let Some(prompt) = prompt {
             rec.input_messages(|| messages::prompt_input(prompt));
-        } else if let Some(input) = v
-            .get("input")
-            .filter(|_| rec.operation() != Operation::Embeddings)
-        {
+        } else if let Some(input) = input.filter(|_| rec.operation() != Operation::Embeddings) {
             rec.input_messages(|| messages::responses_input(input));
         }
-        if let Some(system) = v
-            .get("system")
-            .or_else(|| v.get("instructions"))
-            .filter(|s| !s.is_null())
-        {
+        if let Some(system) = system.or(instructions).filter(|s| !s.is_null()) {
             rec.system_instructions(|| messages::system_instructions(system));
         }
-        if let Some(Value::Array(tools)) = v.get("tools") {
+        if let Some(Value::Array(tools)) = tools {
             if !tools.is_empty() {
                 rec.tool_definitions(|| messages::tool_definitions(tools));
             }
@@ -158,17 +216,119 @@ impl GenAiRequest for Value {
     }
 }
 
+/// The entries of a response (or stream chunk) object that extraction reads, found in one
+/// pass over it.
+struct Entries<'a> {
+    id: Option<&'a Value>,
+    model: Option<&'a Value>,
+    object: Option<&'a Value>,
+    kind: Option<&'a Value>,
+    choices: Option<&'a Value>,
+    usage: Option<&'a Value>,
+    system_fingerprint: Option<&'a Value>,
+    service_tier: Option<&'a Value>,
+    output: Option<&'a Value>,
+    incomplete_details: Option<&'a Value>,
+    status: Option<&'a Value>,
+    error: Option<&'a Value>,
+    data: Option<&'a Value>,
+    stop_reason: Option<&'a Value>,
+    role: Option<&'a Value>,
+    content: Option<&'a Value>,
+    completion: Option<&'a Value>,
+}
+
+impl<'a> Entries<'a> {
+    fn of(v: &'a Value) -> Self {
+        fields!(v;
+            id = "id",
+            model = "model",
+            object = "object",
+            kind = "type",
+            choices = "choices",
+            usage = "usage",
+            system_fingerprint = "system_fingerprint",
+            service_tier = "service_tier",
+            output = "output",
+            incomplete_details = "incomplete_details",
+            status = "status",
+            error = "error",
+            data = "data",
+            stop_reason = "stop_reason",
+            role = "role",
+            content = "content",
+            completion = "completion",
+        );
+        Entries {
+            id,
+            model,
+            object,
+            kind,
+            choices,
+            usage,
+            system_fingerprint,
+            service_tier,
+            output,
+            incomplete_details,
+            status,
+            error,
+            data,
+            stop_reason,
+            role,
+            content,
+            completion,
+        }
+    }
+
+    /// The response id and model, which every shape carries the same way.
+    fn record_id_and_model(&self, rec: &mut ResponseRecorder<'_>) {
+        if let Some(id) = as_text(self.id) {
+            rec.id(id);
+        }
+        if let Some(model) = as_text(self.model) {
+            rec.model(model);
+        }
+    }
+
+    fn choices(&self) -> &'a [Value] {
+        self.choices
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A choice's index (its position when it does not say) and finish reason.
+fn choice_index_and_reason(position: usize, choice: &Value) -> (usize, Option<&str>) {
+    fields!(choice; index = "index", reason = "finish_reason");
+    let index = index
+        .and_then(Value::as_u64)
+        .map_or(position, |n| n as usize);
+    (index, as_text(reason))
+}
+
 /// OpenAI usage (chat, completions, embeddings, Responses): input includes cached tokens.
 fn openai_usage(usage: &Value) -> Option<Usage> {
-    let input = int(usage, "prompt_tokens").or_else(|| int(usage, "input_tokens"))?;
+    fields!(usage;
+        prompt_tokens = "prompt_tokens",
+        input_tokens = "input_tokens",
+        completion_tokens = "completion_tokens",
+        output_tokens = "output_tokens",
+        prompt_details = "prompt_tokens_details",
+        input_details = "input_tokens_details",
+        completion_details = "completion_tokens_details",
+        output_details = "output_tokens_details",
+    );
+    let detail = |first: Option<&Value>, second: Option<&Value>, key: &str| {
+        first
+            .and_then(|d| entry(d, key))
+            .or_else(|| second.and_then(|d| entry(d, key)))
+            .and_then(Value::as_i64)
+    };
+    let input = as_int(prompt_tokens).or_else(|| as_int(input_tokens))?;
     let mut u = Usage::input(input);
-    u.output_tokens = int(usage, "completion_tokens").or_else(|| int(usage, "output_tokens"));
-    u.cache_read_input_tokens = at(usage, &["prompt_tokens_details", "cached_tokens"])
-        .or_else(|| at(usage, &["input_tokens_details", "cached_tokens"]))
-        .and_then(Value::as_i64);
-    u.reasoning_output_tokens = at(usage, &["completion_tokens_details", "reasoning_tokens"])
-        .or_else(|| at(usage, &["output_tokens_details", "reasoning_tokens"]))
-        .and_then(Value::as_i64);
+    u.output_tokens = as_int(completion_tokens).or_else(|| as_int(output_tokens));
+    u.cache_read_input_tokens = detail(prompt_details, input_details, "cached_tokens");
+    u.reasoning_output_tokens = detail(completion_details, output_details, "reasoning_tokens");
     Some(u)
 }
 
@@ -176,9 +336,14 @@ fn openai_usage(usage: &Value) -> Option<Usage> {
 /// is `input_tokens + cache_read + cache_creation`. Cache counts missing from this event
 /// are taken from what earlier events of the stream said.
 fn anthropic_usage(usage: &Value, so_far: Usage) -> Usage {
-    let cache_read = int(usage, "cache_read_input_tokens");
-    let cache_creation = int(usage, "cache_creation_input_tokens");
-    let input = int(usage, "input_tokens").map(|input| {
+    fields!(usage;
+        input_tokens = "input_tokens",
+        output_tokens = "output_tokens",
+        cache_read = "cache_read_input_tokens",
+        cache_creation = "cache_creation_input_tokens",
+    );
+    let (cache_read, cache_creation) = (as_int(cache_read), as_int(cache_creation));
+    let input = as_int(input_tokens).map(|input| {
         let read = cache_read.or(so_far.cache_read_input_tokens).unwrap_or(0);
         let created = cache_creation
             .or(so_far.cache_creation_input_tokens)
@@ -187,41 +352,35 @@ fn anthropic_usage(usage: &Value, so_far: Usage) -> Usage {
     });
     Usage {
         input_tokens: input,
-        output_tokens: int(usage, "output_tokens"),
+        output_tokens: as_int(output_tokens),
         cache_read_input_tokens: cache_read,
         cache_creation_input_tokens: cache_creation,
         reasoning_output_tokens: None,
     }
 }
 
-fn record_openai_extras(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(fp) = text(v, "system_fingerprint") {
-        rec.attr(sc::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fp.to_owned());
+/// Fingerprints and service tiers take few values: interned, they cost no allocation (and no
+/// free on the export thread).
+fn record_openai_extras(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    if let Some(fp) = as_text(e.system_fingerprint) {
+        rec.attr(sc::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, intern(fp));
     }
-    if let Some(tier) = text(v, "service_tier") {
-        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, tier.to_owned());
+    if let Some(tier) = as_text(e.service_tier) {
+        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, intern(tier));
     }
 }
 
-fn record_chat_completion(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    let choices = v
-        .get("choices")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    let choices = e.choices();
     for (i, choice) in choices.iter().enumerate() {
-        let index = choice
-            .get("index")
-            .and_then(Value::as_u64)
-            .map_or(i, |n| n as usize);
-        if let Some(reason) = text(choice, "finish_reason") {
+        if let (index, Some(reason)) = choice_index_and_reason(i, choice) {
             rec.finish_reason(index, reason);
         }
     }
-    if let Some(usage) = v.get("usage").and_then(openai_usage) {
+    if let Some(usage) = e.usage.and_then(openai_usage) {
         rec.usage(usage);
     }
-    record_openai_extras(v, rec);
+    record_openai_extras(e, rec);
     if rec.capture_content() {
         rec.output_messages(|| {
             Value::Array(
@@ -242,11 +401,11 @@ fn record_chat_completion(v: &Value, rec: &mut ResponseRecorder<'_>) {
     }
 }
 
-fn record_embeddings(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(input) = at(v, &["usage", "prompt_tokens"]).and_then(Value::as_i64) {
+fn record_embeddings(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    if let Some(input) = as_int(e.usage.and_then(|u| u.get("prompt_tokens"))) {
         rec.usage(Usage::input(input));
     }
-    let first = at(v, &["data", "0", "embedding"]);
+    let first = e.data.and_then(|data| at(data, &["0", "embedding"]));
     let dimensions = match first {
         Some(Value::Array(values)) => Some(values.len() as i64),
         // base64: little-endian f32 values.
@@ -266,17 +425,16 @@ pub(crate) fn base64_decoded_len(b64: &str) -> usize {
 /// Responses API finish reasons, as the official OpenAI instrumentation derives them: one
 /// per output message (`stop` when completed), `tool_calls` for function calls,
 /// duplicates removed; an incomplete response reports its reason.
-fn record_responses_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    let output = v
-        .get("output")
+fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    let output = e
+        .output
         .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+        .map_or(&[][..], Vec::as_slice);
     let mut reasons: Vec<String> = Vec::new();
-    let incomplete = at(v, &["incomplete_details", "reason"]).and_then(Value::as_str);
+    let incomplete = as_text(e.incomplete_details.and_then(|d| d.get("reason")));
     for item in output {
-        let status = text(item, "status");
-        let reason = match (text(item, "type"), status) {
+        fields!(item; kind = "type", status = "status");
+        let reason = match (as_text(kind), as_text(status)) {
             (Some("function_call"), Some("completed" | "incomplete")) => {
                 Some("tool_calls".to_owned())
             }
@@ -301,19 +459,15 @@ fn record_responses_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
     for (i, reason) in reasons.iter().enumerate() {
         rec.finish_reason(i, reason);
     }
-    if let Some(usage) = v.get("usage").and_then(openai_usage) {
+    if let Some(usage) = e.usage.and_then(openai_usage) {
         rec.usage(usage);
     }
-    if let Some(tier) = text(v, "service_tier") {
-        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, tier.to_owned());
+    if let Some(tier) = as_text(e.service_tier) {
+        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, intern(tier));
     }
-    if v.get("status").and_then(Value::as_str) == Some("failed") {
-        let code = at(v, &["error", "code"])
-            .and_then(Value::as_str)
-            .unwrap_or("failed");
-        let message = at(v, &["error", "message"])
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    if as_text(e.status) == Some("failed") {
+        let code = as_text(e.error.and_then(|err| err.get("code"))).unwrap_or("failed");
+        let message = as_text(e.error.and_then(|err| err.get("message"))).unwrap_or("");
         rec.error(code, message);
     }
     if rec.capture_content() {
@@ -321,11 +475,11 @@ fn record_responses_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
     }
 }
 
-fn record_anthropic_message(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(reason) = text(v, "stop_reason") {
+fn record_anthropic_message(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    if let Some(reason) = as_text(e.stop_reason) {
         rec.finish_reason(0, reason);
     }
-    if let Some(usage) = v.get("usage") {
+    if let Some(usage) = e.usage {
         let so_far = rec.usage_so_far();
         rec.usage(anthropic_usage(usage, so_far));
     }
@@ -334,29 +488,26 @@ fn record_anthropic_message(v: &Value, rec: &mut ResponseRecorder<'_>) {
             let mut message = serde_json::Map::new();
             message.insert(
                 "role".into(),
-                v.get("role").cloned().unwrap_or_else(|| "assistant".into()),
+                e.role.cloned().unwrap_or_else(|| "assistant".into()),
             );
-            message.insert(
-                "content".into(),
-                v.get("content").cloned().unwrap_or(Value::Null),
-            );
+            message.insert("content".into(), e.content.cloned().unwrap_or(Value::Null));
             Value::Array(vec![messages::output_message(
                 &Value::Object(message),
-                text(v, "stop_reason"),
+                as_text(e.stop_reason),
             )])
         });
     }
 }
 
-fn record_anthropic_completion(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(reason) = text(v, "stop_reason") {
+fn record_anthropic_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    if let Some(reason) = as_text(e.stop_reason) {
         rec.finish_reason(0, reason);
     }
     if rec.capture_content() {
         rec.output_messages(|| {
             Value::Array(vec![messages::text_output_message(
-                text(v, "completion").unwrap_or_default(),
-                text(v, "stop_reason"),
+                as_text(e.completion).unwrap_or_default(),
+                as_text(e.stop_reason),
             )])
         });
     }
@@ -372,192 +523,23 @@ fn record_error_body(error: &Value, rec: &mut ResponseRecorder<'_>) {
 
 impl GenAiResponse for Value {
     fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
-        let v = self;
-        if let Some(id) = text(v, "id") {
-            rec.id(id);
-        }
-        if let Some(model) = text(v, "model") {
-            rec.model(model);
-        }
-        match (text(v, "object"), text(v, "type")) {
-            (Some("chat.completion" | "text_completion"), _) => record_chat_completion(v, rec),
-            (Some("response"), _) => record_responses_response(v, rec),
-            (Some("list"), _) => record_embeddings(v, rec),
-            (_, Some("message")) => record_anthropic_message(v, rec),
-            (_, Some("completion")) => record_anthropic_completion(v, rec),
-            (_, Some("error")) | (None, None) if v.get("error").is_some_and(Value::is_object) => {
-                if let Some(error) = v.get("error") {
+        let e = Entries::of(self);
+        e.record_id_and_model(rec);
+        match (as_text(e.object), as_text(e.kind)) {
+            (Some("chat.completion" | "text_completion"), _) => record_chat_completion(&e, rec),
+            (Some("response"), _) => record_responses_response(&e, rec),
+            (Some("list"), _) => record_embeddings(&e, rec),
+            (_, Some("message")) => record_anthropic_message(&e, rec),
+            (_, Some("completion")) => record_anthropic_completion(&e, rec),
+            (_, Some("error")) | (None, None) if e.error.is_some_and(Value::is_object) => {
+                if let Some(error) = e.error {
                     record_error_body(error, rec);
                 }
             }
             // OpenAI-compatible servers do not always send `object`.
-            _ if v.get("choices").is_some() => record_chat_completion(v, rec),
-            _ if v.get("data").is_some() => record_embeddings(v, rec),
+            _ if e.choices.is_some() => record_chat_completion(&e, rec),
+            _ if e.data.is_some() => record_embeddings(&e, rec),
             _ => {}
-        }
-    }
-}
-
-fn record_chat_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
-    if let Some(Value::Array(choices)) = v.get("choices") {
-        for (i, choice) in choices.iter().enumerate() {
-            let index = choice
-                .get("index")
-                .and_then(Value::as_u64)
-                .map_or(i, |n| n as usize);
-            if let Some(reason) = text(choice, "finish_reason") {
-                rec.finish_reason(index, reason);
-            }
-            if !rec.capture_content() {
-                continue;
-            }
-            let Some(delta) = choice.get("delta") else {
-                continue;
-            };
-            if let Some(content) = text(delta, "content") {
-                rec.output_text_delta(index, content);
-            }
-            if let Some(t) = text(choice, "text") {
-                rec.output_text_delta(index, t);
-            }
-            for call in delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let tool_index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-                rec.tool_call_delta(
-                    index,
-                    tool_index,
-                    text(call, "id"),
-                    at(call, &["function", "name"]).and_then(Value::as_str),
-                    at(call, &["function", "arguments"])
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                );
-            }
-        }
-    }
-    if let Some(usage) = v.get("usage").and_then(openai_usage) {
-        rec.usage(usage);
-    }
-    record_openai_extras(v, rec);
-}
-
-fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
-    match kind {
-        "message_start" => {
-            if let Some(message) = v.get("message") {
-                if let Some(id) = text(message, "id") {
-                    rec.id(id);
-                }
-                if let Some(model) = text(message, "model") {
-                    rec.model(model);
-                }
-                if let Some(usage) = message.get("usage") {
-                    let so_far = rec.usage_so_far();
-                    rec.usage(anthropic_usage(usage, so_far));
-                }
-            }
-        }
-        "message_delta" => {
-            if let Some(reason) = at(v, &["delta", "stop_reason"]).and_then(Value::as_str) {
-                rec.finish_reason(0, reason);
-            }
-            if let Some(usage) = v.get("usage") {
-                let so_far = rec.usage_so_far();
-                rec.usage(anthropic_usage(usage, so_far));
-            }
-        }
-        "content_block_start" if rec.capture_content() => {
-            let block = v.get("content_block").unwrap_or(&Value::Null);
-            if text(block, "type") == Some("tool_use") {
-                let index = int(v, "index").unwrap_or(0) as usize;
-                rec.tool_call_delta(0, index, text(block, "id"), text(block, "name"), "");
-            }
-        }
-        "content_block_delta" if rec.capture_content() => {
-            let delta = v.get("delta").unwrap_or(&Value::Null);
-            match text(delta, "type") {
-                Some("text_delta") => rec.output_text_delta(0, text(delta, "text").unwrap_or("")),
-                Some("input_json_delta") => {
-                    let index = int(v, "index").unwrap_or(0) as usize;
-                    rec.tool_call_delta(
-                        0,
-                        index,
-                        None,
-                        None,
-                        text(delta, "partial_json").unwrap_or(""),
-                    );
-                }
-                _ => {}
-            }
-        }
-        "error" => {
-            let error = v.get("error").unwrap_or(&Value::Null);
-            record_error_body(error, rec);
-        }
-        _ => {}
-    }
-}
-
-fn record_responses_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
-    match kind {
-        "response.created" | "response.in_progress" => {
-            if let Some(response) = v.get("response") {
-                if let Some(id) = text(response, "id") {
-                    rec.id(id);
-                }
-                if let Some(model) = text(response, "model") {
-                    rec.model(model);
-                }
-            }
-        }
-        "response.completed" | "response.incomplete" | "response.failed" => {
-            if let Some(response) = v.get("response") {
-                response.record_response(rec);
-            }
-        }
-        "error" => record_error_body(v, rec),
-        _ => {}
-    }
-}
-
-impl GenAiChunk for Value {
-    fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
-        let v = self;
-        if text(v, "object") == Some("chat.completion.chunk")
-            || text(v, "object") == Some("text_completion")
-        {
-            if let Some(id) = text(v, "id") {
-                rec.id(id);
-            }
-            if let Some(model) = text(v, "model") {
-                rec.model(model);
-            }
-            record_chat_chunk(v, rec);
-            return;
-        }
-        match text(v, "type") {
-            Some(kind)
-                if kind.starts_with("response.")
-                    || (kind == "error" && v.get("error").is_none()) =>
-            {
-                record_responses_event(kind, v, rec);
-            }
-            Some(kind) => record_anthropic_event(kind, v, rec),
-            // OpenAI-compatible servers do not always send `object`.
-            None if v.get("choices").is_some() => {
-                if let Some(id) = text(v, "id") {
-                    rec.id(id);
-                }
-                if let Some(model) = text(v, "model") {
-                    rec.model(model);
-                }
-                record_chat_chunk(v, rec);
-            }
-            None => {}
         }
     }
 }

@@ -1,0 +1,165 @@
+//! `GenAiChunk` for `serde_json::Value`: OpenAI chat and completion chunks, Responses API
+//! events and Anthropic message events, each recorded as it streams by.
+
+use serde_json::Value;
+
+use super::{
+    Entries, anthropic_usage, as_text, at, int, openai_usage, record_error_body,
+    record_openai_extras, text,
+};
+use crate::genai::{GenAiChunk, GenAiResponse, ResponseRecorder};
+
+fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    for (i, choice) in e.choices().iter().enumerate() {
+        fields!(choice;
+            index = "index",
+            finish_reason = "finish_reason",
+            delta = "delta",
+            choice_text = "text",
+        );
+        let index = index.and_then(Value::as_u64).map_or(i, |n| n as usize);
+        if let Some(reason) = as_text(finish_reason) {
+            rec.finish_reason(index, reason);
+        }
+        if !rec.capture_content() {
+            continue;
+        }
+        let Some(delta) = delta else {
+            continue;
+        };
+        if let Some(content) = text(delta, "content") {
+            rec.output_text_delta(index, content);
+        }
+        if let Some(t) = as_text(choice_text) {
+            rec.output_text_delta(index, t);
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let tool_index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            rec.tool_call_delta(
+                index,
+                tool_index,
+                text(call, "id"),
+                at(call, &["function", "name"]).and_then(Value::as_str),
+                at(call, &["function", "arguments"])
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            );
+        }
+    }
+    if let Some(usage) = e.usage.and_then(openai_usage) {
+        rec.usage(usage);
+    }
+    record_openai_extras(e, rec);
+}
+
+fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
+    match kind {
+        "message_start" => {
+            if let Some(message) = v.get("message") {
+                if let Some(id) = text(message, "id") {
+                    rec.id(id);
+                }
+                if let Some(model) = text(message, "model") {
+                    rec.model(model);
+                }
+                if let Some(usage) = message.get("usage") {
+                    let so_far = rec.usage_so_far();
+                    rec.usage(anthropic_usage(usage, so_far));
+                }
+            }
+        }
+        "message_delta" => {
+            if let Some(reason) = at(v, &["delta", "stop_reason"]).and_then(Value::as_str) {
+                rec.finish_reason(0, reason);
+            }
+            if let Some(usage) = v.get("usage") {
+                let so_far = rec.usage_so_far();
+                rec.usage(anthropic_usage(usage, so_far));
+            }
+        }
+        "content_block_start" if rec.capture_content() => {
+            let block = v.get("content_block").unwrap_or(&Value::Null);
+            if text(block, "type") == Some("tool_use") {
+                let index = int(v, "index").unwrap_or(0) as usize;
+                rec.tool_call_delta(0, index, text(block, "id"), text(block, "name"), "");
+            }
+        }
+        "content_block_delta" if rec.capture_content() => {
+            let delta = v.get("delta").unwrap_or(&Value::Null);
+            match text(delta, "type") {
+                Some("text_delta") => rec.output_text_delta(0, text(delta, "text").unwrap_or("")),
+                Some("input_json_delta") => {
+                    let index = int(v, "index").unwrap_or(0) as usize;
+                    rec.tool_call_delta(
+                        0,
+                        index,
+                        None,
+                        None,
+                        text(delta, "partial_json").unwrap_or(""),
+                    );
+                }
+                _ => {}
+            }
+        }
+        "error" => {
+            let error = v.get("error").unwrap_or(&Value::Null);
+            record_error_body(error, rec);
+        }
+        _ => {}
+    }
+}
+
+fn record_responses_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
+    match kind {
+        "response.created" | "response.in_progress" => {
+            if let Some(response) = v.get("response") {
+                if let Some(id) = text(response, "id") {
+                    rec.id(id);
+                }
+                if let Some(model) = text(response, "model") {
+                    rec.model(model);
+                }
+            }
+        }
+        "response.completed" | "response.incomplete" | "response.failed" => {
+            if let Some(response) = v.get("response") {
+                response.record_response(rec);
+            }
+        }
+        "error" => record_error_body(v, rec),
+        _ => {}
+    }
+}
+
+impl GenAiChunk for Value {
+    fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
+        let e = Entries::of(self);
+        if matches!(
+            as_text(e.object),
+            Some("chat.completion.chunk" | "text_completion")
+        ) {
+            e.record_id_and_model(rec);
+            record_chat_chunk(&e, rec);
+            return;
+        }
+        match as_text(e.kind) {
+            Some(kind)
+                if kind.starts_with("response.") || (kind == "error" && e.error.is_none()) =>
+            {
+                record_responses_event(kind, self, rec);
+            }
+            Some(kind) => record_anthropic_event(kind, self, rec),
+            // OpenAI-compatible servers do not always send `object`.
+            None if e.choices.is_some() => {
+                e.record_id_and_model(rec);
+                record_chat_chunk(&e, rec);
+            }
+            None => {}
+        }
+    }
+}
