@@ -1,7 +1,8 @@
 //! Per-call overhead, side by side in one run: the same small chat call undecorated; under
 //! `#[trace_llm]` before init, unsampled and on; hand-written with the OpenTelemetry SDK;
 //! under `tracing` + `tracing-opentelemetry`; under `fastrace`. Sync, async, streamed,
-//! nested four deep, and on two threads at once. Every exporter discards.
+//! nested four deep, on two threads at once, and with the request and response as JSON
+//! values (a recorded OpenAI chat completion). Every exporter discards.
 //!
 //! ```text
 //! cargo bench -p trace-llm-benches --bench overhead
@@ -261,7 +262,26 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     });
 }
 
-const GROUPS: [(&str, &[&str]); 5] = [
+/// The request and response as JSON values, read through trace-llm's JSON impls and, in the
+/// baseline, with `Value::get`.
+fn json_payloads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
+    let req = &json::PAYLOADS.request;
+    group.bench_function("undecorated", |x| {
+        x.iter(|| json::plain_json_chat(black_box(req)))
+    });
+    with_pipeline("json/trace_llm", 1.0, || {
+        group.bench_function("trace_llm", |x| {
+            x.iter(|| json::traced_json_chat(black_box(req)))
+        });
+    });
+    let mark = sdk_mark();
+    group.bench_function("otel_sdk", |x| {
+        x.iter(|| counted(json::sdk_json_chat(b.tracer, black_box(req))))
+    });
+    sdk_note(b, mark, "json/otel_sdk", 1);
+}
+
+const GROUPS: [(&str, &[&str]); 6] = [
     (
         "sync",
         &[
@@ -309,6 +329,7 @@ const GROUPS: [(&str, &[&str]); 5] = [
         "threads2",
         &["trace_llm", "otel_sdk", "tracing_otel", "fastrace"],
     ),
+    ("json", &["undecorated", "trace_llm", "otel_sdk"]),
 ];
 
 fn main() {
@@ -325,12 +346,13 @@ fn main() {
         dispatch: &dispatch,
     };
     type Run = fn(&mut BenchmarkGroup<'_, WallTime>, &Baselines<'_>);
-    let runs: [(&str, Run); 5] = [
+    let runs: [(&str, Run); 6] = [
         ("sync", sync),
         ("async", asynchronous),
         ("stream", stream),
         ("nested4", nested),
         ("threads2", two_threads),
+        ("json", json_payloads),
     ];
     for (name, run) in runs {
         let mut group = c.benchmark_group(name);

@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExpor
 use trace_llm::{GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage, trace_llm};
 
 pub mod criterion_ratios;
+pub mod json;
 
 /// A chat request, as a client library would hold it.
 pub struct ChatRequest {

@@ -82,6 +82,15 @@ fn sdk_baselines_export_the_spans_trace_llm_exports() {
             }),
         ),
         (
+            "json",
+            Box::new(|| {
+                json::traced_json_chat(&json::PAYLOADS.request);
+            }),
+            Box::new(|| {
+                json::sdk_json_chat(&tracer, &json::PAYLOADS.request);
+            }),
+        ),
+        (
             "nested4",
             Box::new(|| {
                 traced_agent(&REQUEST);
