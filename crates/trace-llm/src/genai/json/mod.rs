@@ -27,6 +27,7 @@ pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// which compares lengths before bytes). A lookup per key would search the whole map (string
 /// comparisons) once for every key asked about, present or not, which made the lookups half
 /// the cost of a traced call.
+/// `fields!(v => target { field = "key", ... })` sets `target.field` instead.
 macro_rules! fields {
     ($v:expr; $($name:ident = $key:literal),+ $(,)?) => {
         $(let mut $name: Option<&Value> = None;)+
@@ -34,6 +35,16 @@ macro_rules! fields {
             for (key, value) in map {
                 match key.as_str() {
                     $($key => $name = Some(value),)+
+                    _ => {}
+                }
+            }
+        }
+    };
+    ($v:expr => $target:ident { $($field:ident = $key:literal),+ $(,)? }) => {
+        if let Value::Object(map) = $v {
+            for (key, value) in map {
+                match key.as_str() {
+                    $($key => $target.$field = Some(value),)+
                     _ => {}
                 }
             }
@@ -218,6 +229,7 @@ impl GenAiRequest for Value {
 
 /// The entries of a response (or stream chunk) object that extraction reads, found in one
 /// pass over it.
+#[derive(Default)]
 struct Entries<'a> {
     id: Option<&'a Value>,
     model: Option<&'a Value>,
@@ -240,7 +252,8 @@ struct Entries<'a> {
 
 impl<'a> Entries<'a> {
     fn of(v: &'a Value) -> Self {
-        fields!(v;
+        let mut e = Entries::default();
+        fields!(v => e {
             id = "id",
             model = "model",
             object = "object",
@@ -258,26 +271,8 @@ impl<'a> Entries<'a> {
             role = "role",
             content = "content",
             completion = "completion",
-        );
-        Entries {
-            id,
-            model,
-            object,
-            kind,
-            choices,
-            usage,
-            system_fingerprint,
-            service_tier,
-            output,
-            incomplete_details,
-            status,
-            error,
-            data,
-            stop_reason,
-            role,
-            content,
-            completion,
-        }
+        });
+        e
     }
 
     /// The response id and model, which every shape carries the same way.
