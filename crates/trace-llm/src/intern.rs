@@ -27,15 +27,15 @@ thread_local! {
 /// The cache slot of `s`: its length and its first and last eight bytes, mixed.
 #[inline]
 fn slot(s: &str) -> usize {
-    fn load8(bytes: &[u8]) -> u64 {
-        let mut buf = [0u8; 8];
-        let n = bytes.len().min(8);
-        buf[..n].copy_from_slice(&bytes[..n]);
-        u64::from_le_bytes(buf)
-    }
     let bytes = s.as_bytes();
-    let head = load8(bytes);
-    let tail = load8(&bytes[bytes.len().saturating_sub(8)..]);
+    // One load each for names of eight bytes or more (nearly all); no `memcpy` call.
+    let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+        _ => {
+            let short = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            (short, short)
+        }
+    };
     let mixed =
         (bytes.len() as u64 ^ head ^ tail.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 32) as usize % RECENT

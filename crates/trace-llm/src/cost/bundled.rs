@@ -8,7 +8,7 @@
 //! are priced by the database every time. Entries expire, since prices change on dates.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
@@ -87,19 +87,45 @@ struct Cached {
     provider: Option<&'static str>,
     entry: Entry,
     probed: SystemTime,
+    /// `probed + TTL`, kept so that checking freshness is two comparisons, not a subtraction.
+    expires: SystemTime,
+}
+
+impl Cached {
+    fn new(provider: Option<&'static str>, entry: Entry, probed: SystemTime) -> Self {
+        Cached {
+            provider,
+            entry,
+            probed,
+            expires: probed.checked_add(TTL).unwrap_or(probed),
+        }
+    }
+
+    /// Probed under `provider` within the last `TTL` (a clock that went back is not fresh).
+    fn fresh(&self, provider: Option<&'static str>, now: SystemTime) -> bool {
+        self.provider == provider && self.probed <= now && now < self.expires
+    }
 }
 
 /// Entries in each thread's cache of recent lookups.
 const RECENT: usize = 4;
 
-/// A recent lookup: interned model name (compared by address), provider, entry.
-type Recent = Option<(&'static str, Option<&'static str>, Cached)>;
+/// A recent lookup: interned model name (compared by address) and what is known of it under
+/// one provider.
+type Recent = Option<(&'static str, Cached)>;
+
+/// A thread's recent lookups, and the slot the next one replaces.
+struct Recents {
+    entries: [Recent; RECENT],
+    next: usize,
+}
 
 thread_local! {
     /// A thread prices the same few models again and again: a pointer comparison here
-    /// saves hashing the name and taking the shared lock.
-    static RECENT_ENTRIES: [Cell<Recent>; RECENT] = const { [const { Cell::new(None) }; RECENT] };
-    static NEXT_SLOT: Cell<usize> = const { Cell::new(0) };
+    /// saves hashing the name and taking the shared lock. (Read in place: copying each
+    /// entry out of a `Cell` to compare its key cost more than the comparison.)
+    static RECENT_ENTRIES: RefCell<Recents> =
+        const { RefCell::new(Recents { entries: [None; RECENT], next: 0 }) };
 }
 
 #[derive(Debug, Default)]
@@ -131,20 +157,17 @@ impl BundledPrices {
     }
 
     fn entry(&self, provider: Option<&'static str>, model: &str, now: SystemTime) -> Entry {
-        let fresh = |c: &Cached| {
-            c.provider == provider && now.duration_since(c.probed).is_ok_and(|age| age < TTL)
-        };
+        let fresh = |c: &Cached| c.fresh(provider, now);
         let interned = match crate::intern::intern(model) {
             Cow::Borrowed(name) => Some(name),
             Cow::Owned(_) => None,
         };
         if let Some(name) = interned {
             let recent = RECENT_ENTRIES
-                .try_with(|entries| {
-                    entries.iter().find_map(|e| match e.get() {
-                        Some((m, p, cached))
-                            if std::ptr::eq(m, name) && p == provider && fresh(&cached) =>
-                        {
+                .try_with(|recents| {
+                    let recents = recents.try_borrow().ok()?;
+                    recents.entries.iter().find_map(|e| match e {
+                        Some((m, cached)) if std::ptr::eq(*m, name) && fresh(cached) => {
                             Some(cached.entry)
                         }
                         _ => None,
@@ -158,12 +181,12 @@ impl BundledPrices {
         }
         let remember = |cached: Cached| {
             if let Some(name) = interned {
-                let _ = RECENT_ENTRIES.try_with(|entries| {
-                    let _ = NEXT_SLOT.try_with(|next| {
-                        let slot = next.get() % RECENT;
-                        entries[slot].set(Some((name, provider, cached)));
-                        next.set(slot + 1);
-                    });
+                let _ = RECENT_ENTRIES.try_with(|recents| {
+                    if let Ok(mut recents) = recents.try_borrow_mut() {
+                        let slot = recents.next % RECENT;
+                        recents.entries[slot] = Some((name, cached));
+                        recents.next = slot + 1;
+                    }
                 });
             }
         };
@@ -178,20 +201,12 @@ impl BundledPrices {
             }
         }
         let entry = probe(provider, model);
-        remember(Cached {
-            provider,
-            entry,
-            probed: now,
-        });
+        remember(Cached::new(provider, entry, now));
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         if cache.len() < MAX_MODELS || cache.contains_key(model) {
             let all = cache.entry(model.to_owned()).or_default();
             all.retain(|c| c.provider != provider);
-            all.push(Cached {
-                provider,
-                entry,
-                probed: now,
-            });
+            all.push(Cached::new(provider, entry, now));
         }
         entry
     }
