@@ -28,26 +28,42 @@ pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// comparisons) once for every key asked about, present or not, which made the lookups half
 /// the cost of a traced call.
 /// `fields!(v => target { field = "key", ... })` sets `target.field` instead.
+/// Objects larger than this (no payload shape has that many entries) are searched per key
+/// instead, so that a huge object costs a few searches, not a pass over all of it.
+pub(crate) const ONE_PASS_MOST: usize = 64;
+
 macro_rules! fields {
     ($v:expr; $($name:ident = $key:literal),+ $(,)?) => {
         $(let mut $name: Option<&Value> = None;)+
-        if let Value::Object(map) = $v {
-            for (key, value) in map {
-                match key.as_str() {
-                    $($key => $name = Some(value),)+
-                    _ => {}
+        match $v {
+            Value::Object(map) if map.len() <= $crate::genai::json::ONE_PASS_MOST => {
+                for (key, value) in map {
+                    match key.as_str() {
+                        $($key => $name = Some(value),)+
+                        _ => {}
+                    }
                 }
             }
+            Value::Object(map) => {
+                $($name = map.get($key);)+
+            }
+            _ => {}
         }
     };
     ($v:expr => $target:ident { $($field:ident = $key:literal),+ $(,)? }) => {
-        if let Value::Object(map) = $v {
-            for (key, value) in map {
-                match key.as_str() {
-                    $($key => $target.$field = Some(value),)+
-                    _ => {}
+        match $v {
+            Value::Object(map) if map.len() <= $crate::genai::json::ONE_PASS_MOST => {
+                for (key, value) in map {
+                    match key.as_str() {
+                        $($key => $target.$field = Some(value),)+
+                        _ => {}
+                    }
                 }
             }
+            Value::Object(map) => {
+                $($target.$field = map.get($key);)+
+            }
+            _ => {}
         }
     };
 }
@@ -535,6 +551,33 @@ impl GenAiResponse for Value {
             _ if e.choices.is_some() => record_chat_completion(&e, rec),
             _ if e.data.is_some() => record_embeddings(&e, rec),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fields_finds_the_same_entries_in_small_and_large_objects() {
+        let small = json!({"temperature": 0.5, "seed": 7, "model": "m"});
+        let mut large = small.clone();
+        for i in 0..2 * ONE_PASS_MOST {
+            large[format!("extra_{i}")] = json!(i);
+        }
+        for v in [&small, &large, &json!([1, 2])] {
+            fields!(v; temperature = "temperature", seed = "seed", missing = "missing");
+            let object = v.is_object();
+            assert_eq!(temperature, object.then_some(&json!(0.5)));
+            assert_eq!(seed.and_then(Value::as_i64), object.then_some(7));
+            assert!(missing.is_none());
+            assert_eq!(
+                entry(v, "model").and_then(Value::as_str),
+                object.then_some("m")
+            );
         }
     }
 }
