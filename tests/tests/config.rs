@@ -135,6 +135,56 @@ fn ratio_sampling_keeps_whole_traces() {
     assert_eq!(stats.exported, spans.len() as u64);
 }
 
+/// The `traceparent` an outgoing request would carry here.
+fn outgoing_traceparent() -> String {
+    let mut headers = std::collections::HashMap::new();
+    trace_llm::propagation::inject(&mut headers);
+    headers.remove("traceparent").unwrap_or_default()
+}
+
+#[trace_llm(kind = "execute_tool")]
+fn inner_call() -> String {
+    outgoing_traceparent()
+}
+
+#[trace_llm(kind = "invoke_agent")]
+fn outer_call() -> (String, String) {
+    (outgoing_traceparent(), inner_call())
+}
+
+#[trace_llm(kind = "chat", provider = "vllm", model = "in-house-llm")]
+fn priced_nowhere_chat() {
+    trace_llm::current_span().record_usage(100, 20);
+}
+
+#[trace_llm(kind = "invoke_agent")]
+fn agent_with_a_model_call() {
+    priced_nowhere_chat();
+}
+
+/// Below an unsampled span, spans are unsampled in the same trace (whatever they skip to
+/// get there), and outgoing requests say so; a request context in scope still gets its
+/// totals from unsampled calls.
+#[test]
+fn unsampled_traces_stay_one_unsampled_trace_all_the_way_down() {
+    let h = Harness::with(|c| c.sample_ratio(0.0));
+    let (outer, inner) = outer_call();
+    let parts = |tp: &str| tp.split('-').map(str::to_owned).collect::<Vec<_>>();
+    let (outer, inner) = (parts(&outer), parts(&inner));
+    assert_eq!(outer.len(), 4, "{outer:?}");
+    assert_eq!(inner.len(), 4, "{inner:?}");
+    assert_eq!(outer[1], inner[1], "one trace id all the way down");
+    assert_eq!((outer[3].as_str(), inner[3].as_str()), ("00", "00"));
+    let totals = trace_llm::RequestContext::new().sync_scope(|| {
+        agent_with_a_model_call();
+        trace_llm::RequestContext::totals()
+    });
+    assert_eq!(totals.inference_calls, 1);
+    assert_eq!((totals.input_tokens, totals.output_tokens), (100, 20));
+    assert!(h.spans().is_empty(), "nothing sampled, nothing exported");
+    assert_eq!(h.guard().stats().started, 0);
+}
+
 #[test]
 fn second_init_while_running_is_an_error() {
     let h = Harness::new();

@@ -310,6 +310,17 @@ pub(crate) fn begin(
         return LiveSpan::OFF;
     };
     let (parent, has_request) = frame::peek_parent();
+    if parent.as_ref().is_some_and(|p| !p.is_sampled())
+        && pipeline.settings.sampler.parent_based
+        && !pipeline.settings.keep_unsampled
+        && !has_request
+    {
+        // The parent decided: this span is unsampled too and records nothing. It needs no
+        // frame or ids of its own: the parent's stays current, so what starts below stays
+        // unsampled in the same trace, and outgoing requests carry the parent's (never
+        // exported) span id.
+        return LiveSpan::OFF;
+    }
     let trace_id = parent
         .as_ref()
         .map_or_else(new_trace_id, SpanContext::trace_id);
