@@ -22,46 +22,37 @@ pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     })
 }
 
+/// Objects larger than this (no payload shape has that many entries) are searched per key
+/// instead, so that a huge object costs a few searches, not a pass over all of it.
+pub(crate) const ONE_PASS_MOST: usize = 64;
+
 /// Binds each `name` to the value of `key` in object `v` (`Option<&Value>`), found in one
 /// pass over its entries: each entry's key is matched once against all the keys (a `match`,
 /// which compares lengths before bytes). A lookup per key would search the whole map (string
 /// comparisons) once for every key asked about, present or not, which made the lookups half
 /// the cost of a traced call.
+///
 /// `fields!(v => target { field = "key", ... })` sets `target.field` instead.
-/// Objects larger than this (no payload shape has that many entries) are searched per key
-/// instead, so that a huge object costs a few searches, not a pass over all of it.
-pub(crate) const ONE_PASS_MOST: usize = 64;
-
 macro_rules! fields {
     ($v:expr; $($name:ident = $key:literal),+ $(,)?) => {
         $(let mut $name: Option<&Value> = None;)+
-        match $v {
-            Value::Object(map) if map.len() <= $crate::genai::json::ONE_PASS_MOST => {
-                for (key, value) in map {
-                    match key.as_str() {
-                        $($key => $name = Some(value),)+
-                        _ => {}
-                    }
-                }
-            }
-            Value::Object(map) => {
-                $($name = map.get($key);)+
-            }
-            _ => {}
-        }
+        fields!(@fill $v; $($name => $key),+);
     };
     ($v:expr => $target:ident { $($field:ident = $key:literal),+ $(,)? }) => {
+        fields!(@fill $v; $($target.$field => $key),+);
+    };
+    (@fill $v:expr; $($place:expr => $key:literal),+) => {
         match $v {
             Value::Object(map) if map.len() <= $crate::genai::json::ONE_PASS_MOST => {
                 for (key, value) in map {
                     match key.as_str() {
-                        $($key => $target.$field = Some(value),)+
+                        $($key => $place = Some(value),)+
                         _ => {}
                     }
                 }
             }
             Value::Object(map) => {
-                $($target.$field = map.get($key);)+
+                $($place = map.get($key);)+
             }
             _ => {}
         }
