@@ -310,17 +310,6 @@ pub(crate) fn begin(
         return LiveSpan::OFF;
     };
     let (parent, has_request) = frame::peek_parent();
-    if parent.as_ref().is_some_and(|p| !p.is_sampled())
-        && pipeline.settings.sampler.parent_based
-        && !pipeline.settings.keep_unsampled
-        && !has_request
-    {
-        // The parent decided: this span is unsampled too and records nothing. It needs no
-        // frame or ids of its own: the parent's stays current, so what starts below stays
-        // unsampled in the same trace, and outgoing requests carry the parent's (never
-        // exported) span id.
-        return LiveSpan::OFF;
-    }
     let trace_id = parent
         .as_ref()
         .map_or_else(new_trace_id, SpanContext::trace_id);
@@ -328,6 +317,14 @@ pub(crate) fn begin(
         .settings
         .sampler
         .should_sample(parent.as_ref(), trace_id);
+    let records = sampled || pipeline.settings.keep_unsampled || has_request;
+    if !records && parent.as_ref().is_some_and(|p| !p.is_sampled()) {
+        // Unsampled below an unsampled parent, and nothing to record: the span needs no frame
+        // or ids of its own. The parent's stays current, so what starts below gets the same
+        // decision in the same trace, and outgoing requests carry the parent's unsampled
+        // context (its span id is never exported either).
+        return LiveSpan::OFF;
+    }
     let trace_state = parent
         .as_ref()
         .map_or(TraceState::NONE, |p| p.trace_state().clone());
@@ -337,7 +334,7 @@ pub(crate) fn begin(
         TraceFlags::default()
     };
     let span_context = SpanContext::new(trace_id, new_span_id(), flags, false, trace_state);
-    if !sampled && !pipeline.settings.keep_unsampled && !has_request {
+    if !records {
         // Nothing to record or add up: the span only carries consistent (unsampled) ids to
         // its children and outgoing requests.
         return LiveSpan {
