@@ -102,6 +102,43 @@ fn environment_settings() {
     }
     unset("OTEL_TRACES_SAMPLER");
 
+    // A sampler that is not parent-based: a span it leaves unsampled below a sampled remote
+    // parent passes on that parent's trace id and trace state, with its own span id.
+    set("OTEL_TRACES_SAMPLER", "traceidratio");
+    set("OTEL_TRACES_SAMPLER_ARG", "0");
+    {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let guard = TracingConfig::default()
+            .with_span_exporter(exporter.clone())
+            .init()
+            .expect("init");
+        let remote_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut incoming = std::collections::HashMap::new();
+        incoming.insert("traceparent".to_owned(), remote_parent.to_owned());
+        incoming.insert("tracestate".to_owned(), "vendor=opaque".to_owned());
+        let outgoing = trace_llm::propagation::extract(&incoming).sync_scope(traced_headers);
+        let traceparent = outgoing.get("traceparent").expect("traceparent");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(
+            parts[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+            "{traceparent}"
+        );
+        assert_ne!(
+            parts[2], "00f067aa0ba902b7",
+            "the span's own id: {traceparent}"
+        );
+        assert_eq!(parts[3], "00", "{traceparent}");
+        assert_eq!(
+            outgoing.get("tracestate").map(String::as_str),
+            Some("vendor=opaque")
+        );
+        guard.force_flush().expect("flush");
+        assert!(exporter.get_finished_spans().expect("spans").is_empty());
+        guard.shutdown().expect("shutdown");
+    }
+    unset("OTEL_TRACES_SAMPLER");
+    unset("OTEL_TRACES_SAMPLER_ARG");
+
     // A bad value set in code is an error, pointing at the setting.
     let err = TracingConfig::default()
         .otlp_endpoint("localhost 4317")
@@ -150,6 +187,68 @@ fn inner_call() -> String {
 #[trace_llm(kind = "invoke_agent")]
 fn outer_call() -> (String, String) {
     (outgoing_traceparent(), inner_call())
+}
+
+#[trace_llm(kind = "execute_tool")]
+fn traced_headers() -> std::collections::HashMap<String, String> {
+    let mut headers = std::collections::HashMap::new();
+    trace_llm::propagation::inject(&mut headers);
+    headers
+}
+
+/// What an unsampled span passes on: to outgoing requests, inside a request context scope,
+/// after it, and to a task made in it; and the totals of a call in that scope.
+#[trace_llm(kind = "invoke_agent")]
+fn unsampled_root() -> (Vec<String>, Option<opentelemetry::trace::SpanContext>, u64) {
+    use trace_llm::FutureExt as _;
+    let own = outgoing_traceparent();
+    let (in_scope, calls) = trace_llm::RequestContext::new()
+        .tenant_id("acme")
+        .sync_scope(|| {
+            agent_with_a_model_call();
+            (
+                outgoing_traceparent(),
+                trace_llm::RequestContext::totals().inference_calls,
+            )
+        });
+    let after_scope = outgoing_traceparent();
+    let in_task = futures_executor::block_on(async { outgoing_traceparent() }.in_current_context());
+    let context = trace_llm::current_span().span_context();
+    (vec![own, in_scope, after_scope, in_task], context, calls)
+}
+
+/// An unsampled span that records nothing keeps its ids and nothing else; they are the
+/// same wherever its context goes.
+#[test]
+fn an_unsampled_span_passes_its_ids_on_through_scopes_and_tasks() {
+    let h = Harness::with(|c| c.sample_ratio(0.0));
+    let (seen, context, calls) = unsampled_root();
+    let parts: Vec<&str> = seen[0].split('-').collect();
+    assert_eq!(parts.len(), 4, "{seen:?}");
+    assert_eq!(parts[3], "00", "{seen:?}");
+    for other in &seen[1..] {
+        assert_eq!(
+            other, &seen[0],
+            "the span's own context everywhere: {seen:?}"
+        );
+    }
+    let context = context.expect("the current span's context");
+    assert_eq!(context.trace_id().to_string(), parts[1]);
+    assert_eq!(context.span_id().to_string(), parts[2]);
+    assert!(!context.is_sampled());
+    assert_eq!(calls, 1, "a request context still adds up unsampled calls");
+    let (again, _, _) = unsampled_root();
+    assert_ne!(
+        again[0].split('-').nth(1),
+        Some(parts[1]),
+        "a new trace per root"
+    );
+    assert_eq!(
+        outgoing_traceparent(),
+        "",
+        "nothing is current after the span"
+    );
+    assert!(h.spans().is_empty(), "nothing sampled, nothing exported");
 }
 
 #[trace_llm(kind = "chat", provider = "vllm", model = "in-house-llm")]

@@ -6,13 +6,14 @@
 //! each poll (as `tokio::task_local!` does), then swap it back out: nothing leaks into the
 //! caller between polls, no reference count is touched per poll, and the span's state is
 //! reachable from the code it wraps without shared ownership or locks. Frames are boxed
-//! (the boxes reused per thread), so a swap exchanges one pointer.
+//! (the boxes reused per thread), except the commonest one in a sampled-out service: an
+//! unsampled span that records nothing is just its ids, held inline.
 
 use std::cell::RefCell;
 use std::mem;
 use std::sync::Arc;
 
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
 use super::request::RequestData;
 use crate::span::SpanState;
@@ -51,12 +52,97 @@ impl Frame {
     }
 }
 
-/// A scope's own frame, boxed so that making it current exchanges one pointer; `None` is the
-/// empty frame (no span, no request context). Boxes are reused per thread.
-pub(crate) type OwnedFrame = Option<Box<Frame>>;
+/// The ids of an unsampled trace-llm span that records nothing, below no request context
+/// and no trace state: all that its children and outgoing requests need from it (flags
+/// `00`, not remote, empty trace state). Needs no allocation to start or end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BareIds {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+}
+
+impl BareIds {
+    pub(crate) fn span_context(self) -> SpanContext {
+        SpanContext::new(
+            self.trace_id,
+            self.span_id,
+            TraceFlags::default(),
+            false,
+            TraceState::NONE,
+        )
+    }
+}
+
+/// A scope's own frame. Making it current exchanges it with the thread's.
+#[derive(Default)]
+pub(crate) enum OwnedFrame {
+    /// No span and no request context (also: tracing off, or the span ended).
+    #[default]
+    Empty,
+    /// An unsampled span that records nothing: its ids only.
+    Bare(BareIds),
+    /// Anything else, boxed so that the frame stays small to exchange; boxes are reused per
+    /// thread.
+    Boxed(Box<Frame>),
+}
+
+impl OwnedFrame {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, OwnedFrame::Empty)
+    }
+
+    /// Takes the frame out, leaving the empty one.
+    #[inline]
+    pub(crate) fn take(&mut self) -> OwnedFrame {
+        mem::take(self)
+    }
+
+    #[inline]
+    pub(crate) fn boxed(&self) -> Option<&Frame> {
+        match self {
+            OwnedFrame::Boxed(frame) => Some(frame),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn boxed_mut(&mut self) -> Option<&mut Frame> {
+        match self {
+            OwnedFrame::Boxed(frame) => Some(frame),
+            _ => None,
+        }
+    }
+
+    /// The frame as a box whose parts can be changed (a bare span's ids become its span
+    /// context).
+    pub(crate) fn into_boxed(self) -> Box<Frame> {
+        match self {
+            OwnedFrame::Boxed(frame) => frame,
+            OwnedFrame::Empty => reuse::boxed_frame(Frame::EMPTY),
+            OwnedFrame::Bare(ids) => reuse::boxed_frame(Frame {
+                span: Some(ids.span_context()),
+                ..Frame::EMPTY
+            }),
+        }
+    }
+
+    /// Reads the frame (a bare span's as the frame it stands for).
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&Frame) -> R) -> R {
+        match self {
+            OwnedFrame::Empty => f(&Frame::EMPTY),
+            OwnedFrame::Bare(ids) => f(&Frame {
+                span: Some(ids.span_context()),
+                ..Frame::EMPTY
+            }),
+            OwnedFrame::Boxed(frame) => f(frame),
+        }
+    }
+}
 
 thread_local! {
-    static CURRENT: RefCell<OwnedFrame> = const { RefCell::new(None) };
+    static CURRENT: RefCell<OwnedFrame> = const { RefCell::new(OwnedFrame::Empty) };
 }
 
 /// Exchanges `frame` with the thread's current frame.
@@ -76,13 +162,14 @@ pub(crate) fn swap(frame: &mut OwnedFrame) {
 pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
     let _ = CURRENT.try_with(|cell| {
         if let Ok(mut current) = cell.try_borrow_mut() {
-            if current.is_none() {
-                if request.is_none() {
-                    return;
-                }
-                *current = Some(reuse::boxed_frame(Frame::EMPTY));
+            if current.is_empty() && request.is_none() {
+                return;
             }
-            if let Some(frame) = current.as_deref_mut() {
+            if current.boxed().is_none() {
+                // A request context needs a boxed frame (a bare span's ids move into it).
+                *current = OwnedFrame::Boxed(current.take().into_boxed());
+            }
+            if let Some(frame) = current.boxed_mut() {
                 mem::swap(&mut frame.request, request);
             }
         }
@@ -113,14 +200,7 @@ impl Drop for Entered<'_> {
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
     CURRENT
-        .try_with(|cell| {
-            cell.try_borrow()
-                .ok()
-                .map(|current| match current.as_deref() {
-                    Some(frame) => f(frame),
-                    None => f(&Frame::EMPTY),
-                })
-        })
+        .try_with(|cell| cell.try_borrow().ok().map(|current| current.read(f)))
         .ok()
         .flatten()
 }
@@ -130,19 +210,20 @@ pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Opti
     CURRENT
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
-            current.as_deref_mut()?.state.as_deref_mut().map(f)
+            current.boxed_mut()?.state.as_deref_mut().map(f)
         })
         .ok()
         .flatten()
 }
 
-/// Runs `f` on the current frame (if not empty), after giving the current span its tally: it
-/// is created when something first needs to add to it, so leaf spans never allocate one.
+/// Runs `f` on the current boxed frame, after giving the current span its tally: it is
+/// created when something first needs to add to it, so leaf spans never allocate one.
+/// `None` for the empty frame and for a bare span (it adds nothing up).
 fn with_current_tallied<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
     CURRENT
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
-            let frame = current.as_deref_mut()?;
+            let frame = current.boxed_mut()?;
             if frame.span.is_some() && frame.tally.is_none() {
                 frame.tally = Some(reuse::tally());
             }
@@ -161,45 +242,136 @@ pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>)
 /// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads); the
 /// copies share the current span's tally.
 pub(crate) fn capture() -> OwnedFrame {
-    with_current_tallied(|frame| reuse::boxed_frame(frame.share()))
-}
-
-/// The parent of a span started now (the current trace-llm span, or else whatever
-/// OpenTelemetry span is current), and whether the current scope carries a request context.
-/// Reads the frame without touching its shared parts, so that a span that turns out
-/// unsampled costs no reference counting.
-#[inline]
-pub(crate) fn peek_parent() -> (Option<SpanContext>, bool) {
-    let peeked = CURRENT
-        .try_with(|cell| {
-            let current = cell.try_borrow().ok()?;
-            Some(
-                current
-                    .as_deref()
-                    .map_or((None, false), |f| (f.span.clone(), f.request.is_some())),
-            )
+    let bare = CURRENT
+        .try_with(|cell| match *cell.try_borrow().ok()? {
+            OwnedFrame::Bare(ids) => Some(ids),
+            _ => None,
         })
         .ok()
         .flatten();
-    match peeked {
-        Some((Some(parent), has_request)) => (Some(parent), has_request),
-        Some((None, has_request)) => (otel_current_parent(), has_request),
-        None => (otel_current_parent(), false),
+    if let Some(ids) = bare {
+        return OwnedFrame::Bare(ids);
     }
+    with_current_tallied(|frame| OwnedFrame::Boxed(reuse::boxed_frame(frame.share())))
+        .unwrap_or_default()
+}
+
+/// What a span starting now needs to know of its parent to take its sampling decision, read
+/// without copying the parent's context (which only a recording span needs:
+/// [`parent_context`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParentFacts {
+    /// The parent's trace id; `None` when the span starts a trace.
+    pub(crate) trace_id: Option<TraceId>,
+    /// Whether the parent is sampled.
+    pub(crate) sampled: bool,
+    /// Whether the parent carries a trace state for its children to pass on.
+    pub(crate) has_trace_state: bool,
+    /// Whether the current scope carries a request context.
+    pub(crate) has_request: bool,
+}
+
+impl ParentFacts {
+    /// Whether the parent is sampled, when there is one.
+    #[inline]
+    pub(crate) fn parent_sampled(&self) -> Option<bool> {
+        self.trace_id.map(|_| self.sampled)
+    }
+
+    fn of(cx: &SpanContext, has_request: bool) -> Self {
+        ParentFacts {
+            trace_id: Some(cx.trace_id()),
+            sampled: cx.is_sampled(),
+            has_trace_state: *cx.trace_state() != TraceState::NONE,
+            has_request,
+        }
+    }
+}
+
+/// What a span started now would have as its parent (the current trace-llm span, or else
+/// whatever OpenTelemetry span is current), and whether the current scope carries a request
+/// context. Reads the frame without touching its shared parts, so that a span that turns
+/// out unsampled costs no reference counting and no copy.
+// Always inlined into `begin`, its one caller, so the facts stay in registers.
+#[inline(always)]
+pub(crate) fn peek_parent() -> ParentFacts {
+    let peeked = CURRENT
+        .try_with(|cell| {
+            let current = cell.try_borrow().ok()?;
+            Some(match &*current {
+                OwnedFrame::Empty => None,
+                OwnedFrame::Bare(ids) => Some(ParentFacts {
+                    trace_id: Some(ids.trace_id),
+                    ..ParentFacts::default()
+                }),
+                OwnedFrame::Boxed(f) => match &f.span {
+                    Some(span) => Some(ParentFacts::of(span, f.request.is_some())),
+                    None => Some(ParentFacts {
+                        has_request: f.request.is_some(),
+                        ..ParentFacts::default()
+                    }),
+                },
+            })
+        })
+        .ok()
+        .flatten()
+        .flatten();
+    match peeked {
+        Some(facts) if facts.trace_id.is_some() => facts,
+        Some(facts) => foreign_parent_facts(facts.has_request),
+        None => foreign_parent_facts(false),
+    }
+}
+
+/// The facts of the current OpenTelemetry span, when no trace-llm span is current.
+fn foreign_parent_facts(has_request: bool) -> ParentFacts {
+    // Asked as a yes or no first: the usual answer (no span there) then copies nothing out.
+    let parent = if opentelemetry::Context::map_current(|cx| cx.has_active_span()) {
+        otel_current_parent()
+    } else {
+        bridged_parent()
+    };
+    match parent {
+        Some(parent) => ParentFacts::of(&parent, has_request),
+        None => ParentFacts {
+            has_request,
+            ..ParentFacts::default()
+        },
+    }
+}
+
+/// The context of the parent [`peek_parent`] describes: for a span that records, or that
+/// passes on a trace state.
+pub(crate) fn parent_context() -> Option<SpanContext> {
+    let own = CURRENT
+        .try_with(|cell| match &*cell.try_borrow().ok()? {
+            OwnedFrame::Empty => None,
+            OwnedFrame::Bare(ids) => Some(ids.span_context()),
+            OwnedFrame::Boxed(f) => f.span.clone(),
+        })
+        .ok()
+        .flatten();
+    own.or_else(otel_current_parent)
 }
 
 /// The span context of the current `opentelemetry::Context`, if it holds a valid one: an
 /// HTTP server span from other instrumentation, or a `tracing` span bridged by
 /// `tracing-opentelemetry` (see the `tracing` feature).
 fn otel_current_parent() -> Option<SpanContext> {
-    let from_otel = opentelemetry::Context::map_current(|cx| {
+    opentelemetry::Context::map_current(|cx| {
         cx.has_active_span()
             .then(|| cx.span().span_context().clone())
             .filter(SpanContext::is_valid)
-    });
+    })
+    .or_else(bridged_parent)
+}
+
+/// The current `tracing` span's OpenTelemetry context (the `tracing` feature).
+fn bridged_parent() -> Option<SpanContext> {
     #[cfg(feature = "tracing")]
-    let from_otel = from_otel.or_else(crate::context::tracing_bridge::current_parent);
-    from_otel
+    return crate::context::tracing_bridge::current_parent();
+    #[cfg(not(feature = "tracing"))]
+    None
 }
 
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.

@@ -18,10 +18,9 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use pin_project_lite::pin_project;
 
-use super::frame::{self, Frame, OwnedFrame};
+use super::frame::{self, OwnedFrame};
 use super::request::RequestContext;
 use crate::semconv as sc;
-use crate::span::reuse;
 
 /// Baggage entries the W3C format allows; beyond it propagators drop entries.
 const MAX_BAGGAGE_ENTRIES: usize = 64;
@@ -134,7 +133,7 @@ impl RequestScope {
         RemoteScoped {
             future,
             pending: Some(self),
-            frame: None,
+            frame: OwnedFrame::Empty,
         }
     }
 
@@ -145,7 +144,7 @@ impl RequestScope {
     }
 
     fn into_frame(self) -> OwnedFrame {
-        let mut frame = frame::capture().unwrap_or_else(|| reuse::boxed_frame(Frame::EMPTY));
+        let mut frame = frame::capture().into_boxed();
         if self.parent.is_some() {
             frame.span = self.parent;
             // A new remote parent starts a new roll-up.
@@ -154,7 +153,7 @@ impl RequestScope {
         if let Some(context) = self.context {
             frame.request = Some(Arc::new(context.resolve_over(frame.request.as_deref())));
         }
-        Some(frame)
+        OwnedFrame::Boxed(frame)
     }
 }
 

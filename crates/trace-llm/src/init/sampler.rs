@@ -1,7 +1,7 @@
 //! Head sampling: parent-based with a trace-id ratio for roots, compatible with the SDK's
 //! `TraceIdRatioBased` (same ids give the same decision in every service).
 
-use opentelemetry::trace::{SpanContext, TraceId};
+use opentelemetry::trace::TraceId;
 
 /// What to do with root spans (spans without a parent).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,11 +36,12 @@ impl Sampler {
         }
     }
 
+    /// `parent_sampled`: whether the parent is sampled, when there is a parent.
     #[inline]
-    pub(crate) fn should_sample(&self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
+    pub(crate) fn should_sample(&self, parent_sampled: Option<bool>, trace_id: TraceId) -> bool {
         if self.parent_based {
-            if let Some(parent) = parent {
-                return parent.is_sampled();
+            if let Some(parent_sampled) = parent_sampled {
+                return parent_sampled;
             }
         }
         match self.root {
@@ -70,7 +71,6 @@ fn ratio_sample(ratio: f64, trace_id: TraceId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceFlags, TraceState};
 
     #[test]
     fn ratio_keeps_about_the_ratio() {
@@ -89,14 +89,14 @@ mod tests {
     #[test]
     fn parent_decides_when_present() {
         let s = Sampler::ratio(0.0);
-        let parent = SpanContext::new(
-            TraceId::from(1u128),
-            SpanId::from(1u64),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::NONE,
-        );
-        assert!(s.should_sample(Some(&parent), TraceId::from(1u128)));
+        assert!(s.should_sample(Some(true), TraceId::from(1u128)));
         assert!(!s.should_sample(None, TraceId::from(1u128)));
+        let all = Sampler::ratio(1.0);
+        assert!(!all.should_sample(Some(false), TraceId::from(1u128)));
+        let not_parent_based = Sampler {
+            parent_based: false,
+            ..all
+        };
+        assert!(not_parent_based.should_sample(Some(false), TraceId::from(1u128)));
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
-use opentelemetry::trace::{TraceFlags, TraceState};
+use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
 use opentelemetry::{Key, trace::SpanContext};
 
 use super::Operation;
@@ -13,7 +13,7 @@ use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
 use crate::context::RequestData;
-use crate::context::frame::{self, Entered, Frame, OwnedFrame};
+use crate::context::frame::{self, BareIds, Entered, Frame, OwnedFrame};
 use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
 use crate::semconv as sc;
@@ -43,40 +43,43 @@ pub struct Meta {
 /// unfinished, as cancelled (or panicked, when dropped during unwinding).
 #[doc(hidden)]
 pub struct LiveSpan {
-    /// `None` when tracing is off or the span ended. Otherwise its frame carries its context
+    /// Empty when tracing is off or the span ended. Otherwise its frame carries its context
     /// (and, when it records, its state); unsampled spans without state still propagate
-    /// consistent (unsampled) ids. Boxed, so entering the span exchanges one pointer and
-    /// futures and streams that carry a span stay small.
-    // Never dropped in place: `Drop` moves an active frame out (and an ended span holds
-    // `None`), so dropping a span that is off costs one compare, with no drop glue call.
+    /// consistent (unsampled) ids, most of them as bare ids with nothing to allocate.
+    // Never dropped in place: `Drop` moves a boxed frame out (an ended span holds the empty
+    // frame, and bare ids need no drop), so dropping a span that is off costs one compare,
+    // with no drop glue call.
     frame: ManuallyDrop<OwnedFrame>,
 }
 
 impl LiveSpan {
     /// A span that records nothing.
     pub const OFF: LiveSpan = LiveSpan {
-        frame: ManuallyDrop::new(None),
+        frame: ManuallyDrop::new(OwnedFrame::Empty),
     };
 
     /// Whether there is state to record into (sampled, or kept for totals and metrics).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.frame.as_deref().is_some_and(|f| f.state.is_some())
+        self.frame.boxed().is_some_and(|f| f.state.is_some())
     }
 
     #[inline]
     pub(crate) fn state_mut(&mut self) -> Option<&mut SpanState> {
-        self.frame.as_deref_mut()?.state.as_deref_mut()
+        self.frame.boxed_mut()?.state.as_deref_mut()
     }
 
     /// Runs `f` with this span current. A panic in `f` is recorded, ends the span, and
     /// continues unwinding.
     #[inline]
     pub fn call<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        match self.frame.as_deref() {
-            None => f(),
-            Some(frame) if frame.state.is_none() => frame::in_frame(&mut self.frame, f),
-            Some(_) => {
+        match &*self.frame {
+            OwnedFrame::Empty => f(),
+            OwnedFrame::Bare(_) => frame::in_frame(&mut self.frame, f),
+            OwnedFrame::Boxed(frame) if frame.state.is_none() => {
+                frame::in_frame(&mut self.frame, f)
+            }
+            OwnedFrame::Boxed(_) => {
                 let result = {
                     let _entered = Entered::new(&mut self.frame);
                     catch_unwind(AssertUnwindSafe(f))
@@ -95,7 +98,9 @@ impl LiveSpan {
     /// Takes the state and the frame out, leaving the span ended (an unsampled span's frame
     /// goes straight back for reuse).
     fn take(&mut self) -> Option<(Box<SpanState>, Box<Frame>)> {
-        let mut frame = self.frame.take()?;
+        let OwnedFrame::Boxed(mut frame) = self.frame.take() else {
+            return None;
+        };
         match frame.state.take() {
             Some(state) => Some((state, frame)),
             None => {
@@ -126,15 +131,18 @@ impl LiveSpan {
     /// Whether tracing was off when the span started (or it already ended): nothing to do.
     #[inline]
     pub fn is_off(&self) -> bool {
-        self.frame.is_none()
+        self.frame.is_empty()
     }
 
     /// Ends the span now. Later calls do nothing.
     #[inline]
     pub fn end(&mut self) {
-        // Inline check, out-of-line work: tracing off costs a compare here.
-        if !self.is_off() {
-            self.end_active();
+        // Inline checks, out-of-line work: tracing off costs a compare here, and a bare
+        // span has nothing to do but forget its ids.
+        match &*self.frame {
+            OwnedFrame::Empty => {}
+            OwnedFrame::Bare(_) => *self.frame = OwnedFrame::Empty,
+            OwnedFrame::Boxed(_) => self.end_active(),
         }
     }
 
@@ -162,7 +170,7 @@ impl LiveSpan {
     /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
     pub fn wants_tool_result(&self) -> bool {
         self.frame
-            .as_deref()
+            .boxed()
             .and_then(|f| f.state.as_deref())
             .is_some_and(|state| {
                 state.operation == Operation::ExecuteTool && state.capture_content()
@@ -196,7 +204,8 @@ impl LiveSpan {
 impl Drop for LiveSpan {
     #[inline]
     fn drop(&mut self) {
-        if !self.is_off() {
+        // Bare ids have nothing to release (and nothing to record).
+        if let OwnedFrame::Boxed(_) = &*self.frame {
             self.drop_active();
         }
     }
@@ -309,22 +318,47 @@ pub(crate) fn begin(
     let Some(pipeline) = pipeline::current() else {
         return LiveSpan::OFF;
     };
-    let (parent, has_request) = frame::peek_parent();
-    let trace_id = parent
-        .as_ref()
-        .map_or_else(new_trace_id, SpanContext::trace_id);
+    let parent = frame::peek_parent();
+    let trace_id = parent.trace_id.unwrap_or_else(new_trace_id);
     let sampled = pipeline
         .settings
         .sampler
-        .should_sample(parent.as_ref(), trace_id);
-    let records = sampled || pipeline.settings.keep_unsampled || has_request;
-    if !records && parent.as_ref().is_some_and(|p| !p.is_sampled()) {
-        // Unsampled below an unsampled parent, and nothing to record: the span needs no frame
-        // or ids of its own. The parent's stays current, so what starts below gets the same
-        // decision in the same trace, and outgoing requests carry the parent's unsampled
-        // context (its span id is never exported either).
-        return LiveSpan::OFF;
+        .should_sample(parent.parent_sampled(), trace_id);
+    let records = sampled || pipeline.settings.keep_unsampled || parent.has_request;
+    if !records {
+        if parent.parent_sampled() == Some(false) {
+            // Unsampled below an unsampled parent, and nothing to record: the span needs no
+            // frame or ids of its own. The parent's stays current, so what starts below gets
+            // the same decision in the same trace, and outgoing requests carry the parent's
+            // unsampled context (its span id is never exported either).
+            return LiveSpan::OFF;
+        }
+        if !parent.has_trace_state {
+            // Nothing to record or add up, no trace state to pass on: the span only carries
+            // consistent (unsampled) ids to its children and outgoing requests.
+            return LiveSpan {
+                frame: ManuallyDrop::new(OwnedFrame::Bare(BareIds {
+                    trace_id,
+                    span_id: new_span_id(),
+                })),
+            };
+        }
     }
+    begin_boxed(pipeline, sampled, records, operation, trace_id, describe)
+}
+
+/// Starts a span with a boxed frame: one that records, or passes on its parent's trace
+/// state. Out of line, so that the unsampled paths above stay small.
+#[inline(never)]
+fn begin_boxed(
+    pipeline: &'static pipeline::Pipeline,
+    sampled: bool,
+    records: bool,
+    operation: Operation,
+    trace_id: TraceId,
+    describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
+) -> LiveSpan {
+    let parent = frame::parent_context();
     let trace_state = parent
         .as_ref()
         .map_or(TraceState::NONE, |p| p.trace_state().clone());
@@ -335,10 +369,10 @@ pub(crate) fn begin(
     };
     let span_context = SpanContext::new(trace_id, new_span_id(), flags, false, trace_state);
     if !records {
-        // Nothing to record or add up: the span only carries consistent (unsampled) ids to
-        // its children and outgoing requests.
+        // Nothing to record: the span only passes on consistent (unsampled) ids and its
+        // parent's trace state.
         return LiveSpan {
-            frame: ManuallyDrop::new(Some(super::reuse::boxed_frame(Frame {
+            frame: ManuallyDrop::new(OwnedFrame::Boxed(super::reuse::boxed_frame(Frame {
                 span: Some(span_context),
                 tally: None,
                 request: None,
@@ -349,9 +383,7 @@ pub(crate) fn begin(
     begin_recording(pipeline, sampled, operation, span_context, parent, describe)
 }
 
-/// Starts a span with state: sampled, or kept for request totals and metrics. Out of line,
-/// so that the unsampled path above stays small.
-#[inline(never)]
+/// Starts a span with state: sampled, or kept for request totals and metrics.
 fn begin_recording(
     pipeline: &'static pipeline::Pipeline,
     sampled: bool,
@@ -380,7 +412,7 @@ fn begin_recording(
     }
     frame.state = Some(state);
     LiveSpan {
-        frame: ManuallyDrop::new(Some(super::reuse::boxed_frame(frame))),
+        frame: ManuallyDrop::new(OwnedFrame::Boxed(super::reuse::boxed_frame(frame))),
     }
 }
 

@@ -163,7 +163,7 @@ impl SpanBuilder {
     pub fn start(mut self) -> SpanGuard {
         // The span's frame becomes current; the caller's waits in `previous`.
         let mut previous = self.span.take_frame();
-        let entered = previous.is_some();
+        let entered = !previous.is_empty();
         if entered {
             frame::swap(&mut previous);
         }
