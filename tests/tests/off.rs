@@ -1,5 +1,6 @@
 //! Off is free: before `init_tracing`, and with `OTEL_SDK_DISABLED=true`, decorated
-//! functions run unchanged, record nothing, and allocate nothing more than the body does.
+//! functions run unchanged, record nothing, and allocate nothing more than the body does;
+//! nor do unsampled spans.
 //! One test per binary state, in order, because the environment is process-wide.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -109,6 +110,21 @@ fn off_before_init_and_when_disabled() {
         assert!(h.spans().is_empty());
         chat(&req, 1).expect("ok");
         assert_eq!(h.spans().len(), 1);
+    }
+
+    // Not sampled: an unsampled span is its ids alone, sync or async, and allocates nothing
+    // either (after the first call, which sets up the thread's state).
+    {
+        let h = Harness::with(|c| c.sample_ratio(0.0));
+        chat(&req, 0).expect("ok");
+        poll_once(task(0));
+        let before = allocations();
+        for n in 0..100 {
+            assert_eq!(chat(&req, n), Ok(n + 1));
+            assert_eq!(poll_once(task(n)), n * 2);
+        }
+        assert_eq!(allocations() - before, 0, "the unsampled path allocated");
+        assert!(h.spans().is_empty());
     }
 
     // 2. After shutdown: off again, and free again.
