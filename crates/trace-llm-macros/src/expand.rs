@@ -127,17 +127,25 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
         }
         Shape::Async => {
             let stmts = body.inner_tokens();
-            let finish = gen_finish_closure(stream.as_ref());
+            let finish = gen_finish_value(
+                stream.as_ref(),
+                &format_ident!("__tl_span"),
+                &format_ident!("__tl_ret"),
+            );
+            // The span is finished after the `.await`, not by the wrapper: off, the outer
+            // future holds no finisher and its body polls straight through.
             quote! {
                 #meta
-                let __tl_span = #start;
+                #[allow(unused_mut)]
+                let mut __tl_span = #start;
                 #lint_allows
-                ::trace_llm::__private::instrument(
-                    __tl_span,
+                let __tl_ret = ::trace_llm::__private::InSpan::new(
+                    &mut __tl_span,
                     async move { #fake_return #stmts },
-                    #finish,
                 )
-                .await
+                .await;
+                #lint_allows
+                #finish
             }
         }
         Shape::ReturnsFuture { boxed } => {
@@ -164,7 +172,11 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
             let Body::Parsed(block) = body else {
                 unreachable!("async-trait shape requires a parsed body")
             };
-            let finish = gen_finish_closure(stream.as_ref());
+            let finish = gen_finish_value(
+                stream.as_ref(),
+                &format_ident!("__tl_span"),
+                &format_ident!("__tl_ret"),
+            );
             let mut stmts = block.stmts.clone();
             let Some((last, async_expr)) = async_trait_block(&mut stmts) else {
                 unreachable!("classified as async-trait")
@@ -174,14 +186,16 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
             let pinned: Expr = syn::parse_quote! {
                 ::std::boxed::Box::pin(#(#async_attrs)* async move {
                     #meta
-                    let __tl_span = #start;
+                    #[allow(unused_mut)]
+                    let mut __tl_span = #start;
                     #lint_allows
-                    ::trace_llm::__private::instrument(
-                        __tl_span,
+                    let __tl_ret = ::trace_llm::__private::InSpan::new(
+                        &mut __tl_span,
                         async move #inner_block,
-                        #finish,
                     )
-                    .await
+                    .await;
+                    #lint_allows
+                    #finish
                 })
             };
             *last = Stmt::Expr(pinned, None);

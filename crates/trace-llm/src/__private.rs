@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::fmt::{Debug, Display};
 use std::pin::Pin;
 
-pub use crate::future::{Instrumented, instrument};
+pub use crate::future::{InSpan, Instrumented, instrument};
 pub use crate::genai::{ErrorType, GenAiChunk, GenAiResponse};
 pub use crate::span::{LiveSpan, Meta, Operation, SpanInit, StrValue};
 pub use crate::stream::{TracedIter, TracedStream};

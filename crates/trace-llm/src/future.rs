@@ -129,6 +129,52 @@ fn take_finish<C>(finish: &mut Option<C>) -> C {
 }
 
 pin_project! {
+    /// A future polled with a span it borrows current; the span outlives it. `#[trace_llm]`
+    /// on an `async fn` awaits its body in one and finishes the span after the `.await`, so
+    /// that with tracing off the function's future holds no finisher and polls the body
+    /// straight through.
+    #[doc(hidden)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InSpan<'a, Fut> {
+        #[pin]
+        future: Fut,
+        span: &'a mut LiveSpan,
+    }
+}
+
+impl<'a, Fut> InSpan<'a, Fut> {
+    #[doc(hidden)]
+    #[inline]
+    pub fn new(span: &'a mut LiveSpan, future: Fut) -> Self {
+        InSpan { future, span }
+    }
+}
+
+impl<Fut: Future> Future for InSpan<'_, Fut> {
+    type Output = Fut::Output;
+
+    // Inline with the off case first, as for `Instrumented`.
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fut::Output> {
+        let this = self.project();
+        if this.span.is_off() {
+            return this.future.poll(cx);
+        }
+        poll_in_span(this.future, this.span, cx)
+    }
+}
+
+/// The span is live: it is current during the poll (a panic ends it, recorded).
+#[inline(never)]
+fn poll_in_span<Fut: Future>(
+    mut future: Pin<&mut Fut>,
+    span: &mut LiveSpan,
+    cx: &mut Context<'_>,
+) -> Poll<Fut::Output> {
+    span.call(|| future.as_mut().poll(cx))
+}
+
+pin_project! {
     /// A future that runs with the span and request context that were current when it was
     /// created; see [`FutureExt::in_current_context`].
     #[must_use = "futures do nothing unless polled"]
