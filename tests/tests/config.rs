@@ -72,14 +72,19 @@ fn environment_settings() {
         unset(k);
     }
 
+    // Tracing into memory, with the settings from env (and `configure` from code).
+    let start = |configure: fn(TracingConfig) -> TracingConfig| {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let guard = configure(TracingConfig::default().with_span_exporter(exporter.clone()))
+            .init()
+            .expect("init");
+        (exporter, guard)
+    };
+
     // The sampler from env...
     set("OTEL_TRACES_SAMPLER", "always_off");
     {
-        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let guard = TracingConfig::default()
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("init");
+        let (exporter, guard) = start(|c| c);
         agent(2);
         assert_eq!(tool(7), 7, "unsampled calls still run");
         guard.force_flush().expect("flush");
@@ -89,12 +94,7 @@ fn environment_settings() {
     }
     // ...loses to code.
     {
-        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let guard = TracingConfig::default()
-            .with_span_exporter(exporter.clone())
-            .sample_ratio(1.0)
-            .init()
-            .expect("init");
+        let (exporter, guard) = start(|c| c.sample_ratio(1.0));
         agent(1);
         guard.force_flush().expect("flush");
         assert_eq!(exporter.get_finished_spans().expect("spans").len(), 2);
@@ -107,11 +107,7 @@ fn environment_settings() {
     set("OTEL_TRACES_SAMPLER", "traceidratio");
     set("OTEL_TRACES_SAMPLER_ARG", "0");
     {
-        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let guard = TracingConfig::default()
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("init");
+        let (exporter, guard) = start(|c| c);
         let remote_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let mut incoming = std::collections::HashMap::new();
         incoming.insert("traceparent".to_owned(), remote_parent.to_owned());

@@ -41,8 +41,9 @@ impl<T> Finish<T> for EndSpan {
 }
 
 pin_project! {
-    /// A future whose span is current while it is polled. Built by `#[trace_llm]` on async
-    /// functions and by the manual API's `instrument`.
+    /// A future whose span is current while it is polled, and which ends (or hands on) the
+    /// span when it completes. Built by `#[trace_llm]` on functions returning `impl Future`
+    /// and by the manual API's `instrument`.
     #[must_use = "futures do nothing unless polled"]
     pub struct Instrumented<Fut, C> {
         #[pin]
