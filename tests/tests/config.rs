@@ -193,7 +193,8 @@ fn traced_headers() -> std::collections::HashMap<String, String> {
 }
 
 /// What an unsampled span passes on: to outgoing requests, inside a request context scope,
-/// after it, and to a task made in it; and the totals of a call in that scope.
+/// after it, to a task made in it and below a span started by hand; and the totals of a
+/// call in that scope.
 #[trace_llm(kind = "invoke_agent")]
 fn unsampled_root() -> (Vec<String>, Option<opentelemetry::trace::SpanContext>, u64) {
     use trace_llm::FutureExt as _;
@@ -209,8 +210,16 @@ fn unsampled_root() -> (Vec<String>, Option<opentelemetry::trace::SpanContext>, 
         });
     let after_scope = outgoing_traceparent();
     let in_task = futures_executor::block_on(async { outgoing_traceparent() }.in_current_context());
+    let in_manual_child = {
+        let _child = trace_llm::span(trace_llm::Operation::Task, "step").start();
+        outgoing_traceparent()
+    };
     let context = trace_llm::current_span().span_context();
-    (vec![own, in_scope, after_scope, in_task], context, calls)
+    (
+        vec![own, in_scope, after_scope, in_task, in_manual_child],
+        context,
+        calls,
+    )
 }
 
 /// An unsampled span that records nothing keeps its ids and nothing else; they are the
@@ -243,6 +252,20 @@ fn an_unsampled_span_passes_its_ids_on_through_scopes_and_tasks() {
         outgoing_traceparent(),
         "",
         "nothing is current after the span"
+    );
+    // A span started by hand is a root of its own, current until its guard drops.
+    let by_hand = {
+        let _root = trace_llm::span(trace_llm::Operation::Task, "by hand").start();
+        outgoing_traceparent()
+    };
+    let by_hand: Vec<&str> = by_hand.split('-').collect();
+    assert_eq!(by_hand.len(), 4, "{by_hand:?}");
+    assert_eq!(by_hand[3], "00");
+    assert_ne!(by_hand[1], parts[1]);
+    assert_eq!(
+        outgoing_traceparent(),
+        "",
+        "nothing is current after the guard"
     );
     assert!(h.spans().is_empty(), "nothing sampled, nothing exported");
 }
