@@ -344,7 +344,9 @@ pub(crate) fn begin(
             };
         }
     }
-    begin_boxed(pipeline, sampled, records, operation, trace_id, describe)
+    begin_boxed(
+        pipeline, sampled, records, operation, parent, trace_id, describe,
+    )
 }
 
 /// Starts a span with a boxed frame: one that records, or passes on its parent's trace
@@ -355,10 +357,12 @@ fn begin_boxed(
     sampled: bool,
     records: bool,
     operation: Operation,
+    facts: frame::ParentFacts,
     trace_id: TraceId,
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
-    let parent = frame::parent_context();
+    // A root (most sampled spans) has no parent to read again.
+    let parent = facts.trace_id.and_then(|_| frame::parent_context());
     let trace_state = parent
         .as_ref()
         .map_or(TraceState::NONE, |p| p.trace_state().clone());
