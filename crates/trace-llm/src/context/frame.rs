@@ -216,18 +216,19 @@ pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Opti
         .flatten()
 }
 
-/// Runs `f` on the current boxed frame, after giving the current span its tally: it is
-/// created when something first needs to add to it, so leaf spans never allocate one.
-/// `None` for the empty frame and for a bare span (it adds nothing up).
-fn with_current_tallied<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
+/// Runs `f` on the current frame, after giving a boxed frame's span its tally: it is
+/// created when something first needs to add to it, so leaf spans never allocate one (a
+/// bare span adds nothing up).
+fn with_current_tallied<R>(f: impl FnOnce(&OwnedFrame) -> R) -> Option<R> {
     CURRENT
         .try_with(|cell| {
             let mut current = cell.try_borrow_mut().ok()?;
-            let frame = current.boxed_mut()?;
-            if frame.span.is_some() && frame.tally.is_none() {
-                frame.tally = Some(reuse::tally());
+            if let Some(frame) = current.boxed_mut() {
+                if frame.span.is_some() && frame.tally.is_none() {
+                    frame.tally = Some(reuse::tally());
+                }
             }
-            Some(f(frame))
+            Some(f(&current))
         })
         .ok()
         .flatten()
@@ -236,24 +237,24 @@ fn with_current_tallied<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
 /// The current span's tally and the current request context: what a span starting now
 /// adds its totals to.
 pub(crate) fn capture_totals() -> (Option<Arc<Tally>>, Option<Arc<RequestData>>) {
-    with_current_tallied(|frame| (frame.tally.clone(), frame.request.clone())).unwrap_or_default()
+    with_current_tallied(|current| {
+        current
+            .boxed()
+            .map(|frame| (frame.tally.clone(), frame.request.clone()))
+    })
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// A copy of the current frame, for work that runs elsewhere (spawned tasks, threads); the
 /// copies share the current span's tally.
 pub(crate) fn capture() -> OwnedFrame {
-    let bare = CURRENT
-        .try_with(|cell| match *cell.try_borrow().ok()? {
-            OwnedFrame::Bare(ids) => Some(ids),
-            _ => None,
-        })
-        .ok()
-        .flatten();
-    if let Some(ids) = bare {
-        return OwnedFrame::Bare(ids);
-    }
-    with_current_tallied(|frame| OwnedFrame::Boxed(reuse::boxed_frame(frame.share())))
-        .unwrap_or_default()
+    with_current_tallied(|current| match current {
+        OwnedFrame::Empty => OwnedFrame::Empty,
+        OwnedFrame::Bare(ids) => OwnedFrame::Bare(*ids),
+        OwnedFrame::Boxed(frame) => OwnedFrame::Boxed(reuse::boxed_frame(frame.share())),
+    })
+    .unwrap_or_default()
 }
 
 /// What a span starting now needs to know of its parent to take its sampling decision, read
@@ -340,8 +341,8 @@ fn foreign_parent_facts(has_request: bool) -> ParentFacts {
     }
 }
 
-/// The context of the parent [`peek_parent`] describes: for a span that records, or that
-/// passes on a trace state.
+/// The context of the parent [`peek_parent`] found (when it found one): for a span that
+/// records, or that passes on a trace state.
 pub(crate) fn parent_context() -> Option<SpanContext> {
     let own = CURRENT
         .try_with(|cell| match &*cell.try_borrow().ok()? {
