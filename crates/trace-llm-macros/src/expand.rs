@@ -127,26 +127,13 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
         }
         Shape::Async => {
             let stmts = body.inner_tokens();
-            let finish = gen_finish_value(
+            gen_async_body(
+                &meta,
+                &start,
+                &lint_allows,
+                quote!(async move { #fake_return #stmts }),
                 stream.as_ref(),
-                &format_ident!("__tl_span"),
-                &format_ident!("__tl_ret"),
-            );
-            // The span is finished after the `.await`, not by the wrapper: off, the outer
-            // future holds no finisher and its body polls straight through.
-            quote! {
-                #meta
-                #[allow(unused_mut)]
-                let mut __tl_span = #start;
-                #lint_allows
-                let __tl_ret = ::trace_llm::__private::InSpan::new(
-                    &mut __tl_span,
-                    async move { #fake_return #stmts },
-                )
-                .await;
-                #lint_allows
-                #finish
-            }
+            )
         }
         Shape::ReturnsFuture { boxed } => {
             let stmts = body.inner_tokens();
@@ -172,31 +159,21 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
             let Body::Parsed(block) = body else {
                 unreachable!("async-trait shape requires a parsed body")
             };
-            let finish = gen_finish_value(
-                stream.as_ref(),
-                &format_ident!("__tl_span"),
-                &format_ident!("__tl_ret"),
-            );
             let mut stmts = block.stmts.clone();
             let Some((last, async_expr)) = async_trait_block(&mut stmts) else {
                 unreachable!("classified as async-trait")
             };
             let async_attrs = &async_expr.attrs;
             let inner_block = &async_expr.block;
+            let traced = gen_async_body(
+                &meta,
+                &start,
+                &lint_allows,
+                quote!(async move #inner_block),
+                stream.as_ref(),
+            );
             let pinned: Expr = syn::parse_quote! {
-                ::std::boxed::Box::pin(#(#async_attrs)* async move {
-                    #meta
-                    #[allow(unused_mut)]
-                    let mut __tl_span = #start;
-                    #lint_allows
-                    let __tl_ret = ::trace_llm::__private::InSpan::new(
-                        &mut __tl_span,
-                        async move #inner_block,
-                    )
-                    .await;
-                    #lint_allows
-                    #finish
-                })
+                ::std::boxed::Box::pin(#(#async_attrs)* async move { #traced })
             };
             *last = Stmt::Expr(pinned, None);
             quote!(#(#stmts)*)
@@ -210,6 +187,33 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
             #new_body
         }
     })
+}
+
+/// The statements of a traced `async` body: the span starts at the first poll, `inner` (the
+/// body as an `async move` block) is awaited with the span current on every poll, and the
+/// span is finished after the `.await`, not by the wrapper, so that with tracing off the
+/// outer future holds no finisher and polls the body straight through.
+fn gen_async_body(
+    meta: &TokenStream,
+    start: &TokenStream,
+    lint_allows: &TokenStream,
+    inner: TokenStream,
+    stream: Option<&StreamPlan>,
+) -> TokenStream {
+    let finish = gen_finish_value(
+        stream,
+        &format_ident!("__tl_span"),
+        &format_ident!("__tl_ret"),
+    );
+    quote! {
+        #meta
+        #[allow(unused_mut)]
+        let mut __tl_span = #start;
+        #lint_allows
+        let __tl_ret = ::trace_llm::__private::InSpan::new(&mut __tl_span, #inner).await;
+        #lint_allows
+        #finish
+    }
 }
 
 // ---- streams -----------------------------------------------------------------------------
