@@ -110,28 +110,21 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
     let new_body = match shape {
         Shape::Sync => {
             let stmts = body.inner_tokens();
-            let finish = gen_finish_value(
-                stream.as_ref(),
-                &format_ident!("__tl_span"),
-                &format_ident!("__tl_ret"),
-            );
-            quote! {
-                #meta
-                #[allow(unused_mut)]
-                let mut __tl_span = #start;
-                #lint_allows
-                let __tl_ret = __tl_span.call(move || { #fake_return #stmts });
-                #lint_allows
-                #finish
-            }
-        }
-        Shape::Async => {
-            let stmts = body.inner_tokens();
-            gen_async_body(
+            gen_traced_body(
                 &meta,
                 &start,
                 &lint_allows,
-                quote!(async move { #fake_return #stmts }),
+                quote!(__tl_span.call(move || { #fake_return #stmts })),
+                stream.as_ref(),
+            )
+        }
+        Shape::Async => {
+            let stmts = body.inner_tokens();
+            gen_traced_body(
+                &meta,
+                &start,
+                &lint_allows,
+                in_span(quote!(async move { #fake_return #stmts })),
                 stream.as_ref(),
             )
         }
@@ -165,11 +158,11 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
             };
             let async_attrs = &async_expr.attrs;
             let inner_block = &async_expr.block;
-            let traced = gen_async_body(
+            let traced = gen_traced_body(
                 &meta,
                 &start,
                 &lint_allows,
-                quote!(async move #inner_block),
+                in_span(quote!(async move #inner_block)),
                 stream.as_ref(),
             );
             let pinned: Expr = syn::parse_quote! {
@@ -189,15 +182,14 @@ pub(crate) fn expand(args: Args, item: MaybeItemFn) -> syn::Result<TokenStream> 
     })
 }
 
-/// The statements of a traced `async` body: the span starts at the first poll, `inner` (the
-/// body as an `async move` block) is awaited with the span current on every poll, and the
-/// span is finished after the `.await`, not by the wrapper, so that with tracing off the
-/// outer future holds no finisher and polls the body straight through.
-fn gen_async_body(
+/// The statements of a traced function body: start the span, `run` the body with it current
+/// (an expression giving `__tl_ret`), then record the value and end the span (or hand it to
+/// the returned stream).
+fn gen_traced_body(
     meta: &TokenStream,
     start: &TokenStream,
     lint_allows: &TokenStream,
-    inner: TokenStream,
+    run: TokenStream,
     stream: Option<&StreamPlan>,
 ) -> TokenStream {
     let finish = gen_finish_value(
@@ -210,10 +202,18 @@ fn gen_async_body(
         #[allow(unused_mut)]
         let mut __tl_span = #start;
         #lint_allows
-        let __tl_ret = ::trace_llm::__private::InSpan::new(&mut __tl_span, #inner).await;
+        let __tl_ret = #run;
         #lint_allows
         #finish
     }
+}
+
+/// Runs an `async move` body with the span current on every poll; the span is finished
+/// after the `.await`, not by the wrapper, so that with tracing off the outer future holds
+/// no finisher and polls the body straight through. (Its span starts at the first poll: the
+/// statements around it run then.)
+fn in_span(inner: TokenStream) -> TokenStream {
+    quote!(::trace_llm::__private::InSpan::new(&mut __tl_span, #inner).await)
 }
 
 // ---- streams -----------------------------------------------------------------------------
