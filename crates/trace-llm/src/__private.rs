@@ -216,7 +216,8 @@ pub trait TypeFromErrorType {
 impl<E: ErrorType + ?Sized> TypeFromErrorType for Fail<'_, E> {
     #[inline]
     fn __tl_error_type(&self) -> Cow<'static, str> {
-        self.0.error_type()
+        crate::diag::isolate(crate::diag::Hook::ErrorType, || self.0.error_type())
+            .unwrap_or_else(|| crate::genai::short_type_name(std::any::type_name::<E>()))
     }
 }
 
@@ -239,7 +240,7 @@ pub trait MessageFromDisplay {
 
 impl<E: Display + ?Sized> MessageFromDisplay for &Fail<'_, E> {
     fn __tl_message(&self) -> Option<String> {
-        Some(self.0.to_string())
+        crate::diag::isolate(crate::diag::Hook::ErrorType, || self.0.to_string())
     }
 }
 
@@ -250,7 +251,7 @@ pub trait MessageFromDebug {
 
 impl<E: Debug + ?Sized> MessageFromDebug for &&Fail<'_, E> {
     fn __tl_message(&self) -> Option<String> {
-        Some(format!("{:?}", self.0))
+        crate::diag::isolate(crate::diag::Hook::ErrorType, || format!("{:?}", self.0))
     }
 }
 

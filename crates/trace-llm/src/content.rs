@@ -54,17 +54,21 @@ pub fn mask_secrets(text: &str) -> String {
             let Some(after) = rest.strip_prefix(prefix) else {
                 continue;
             };
-            // A secret starts at a word boundary.
+            // A secret starts at a word boundary; checked before the body is measured, so
+            // each byte of the text is scanned a bounded number of times (linear time).
             let boundary = out
                 .chars()
                 .next_back()
                 .is_none_or(|c| !c.is_ascii_alphanumeric());
+            if !boundary {
+                continue;
+            }
             let body_len: usize = after
                 .chars()
                 .take_while(|&c| in_body(body, c))
                 .map(char::len_utf8)
                 .sum();
-            if boundary && body_len >= min_len {
+            if body_len >= min_len {
                 if keep_prefix {
                     out.push_str(prefix);
                 }
@@ -141,9 +145,47 @@ fn to_json(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// Deepest nesting recorded. Deeper arrays and objects are replaced by the truncation
+/// marker, so that content serialises and re-parses within serde_json's recursion limit
+/// (128) and recursive walks over it stay shallow.
+const MAX_DEPTH: usize = 64;
+
+/// Replaces containers nested deeper than [`MAX_DEPTH`] with the truncation marker; returns
+/// whether any was.
+fn limit_depth(value: &mut Value, depth: usize) -> bool {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return false;
+    }
+    if depth >= MAX_DEPTH {
+        *value = Value::String(TRUNCATION_MARKER.to_owned());
+        return true;
+    }
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |acc, v| limit_depth(v, depth + 1) | acc),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |acc, v| limit_depth(v, depth + 1) | acc),
+        _ => false,
+    }
+}
+
+/// The shortest valid JSON of the same kind as `value` (what is left when nothing fits).
+fn empty_like(value: &Value) -> String {
+    match value {
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+        Value::String(_) => "\"\"".to_owned(),
+        _ => "null".to_owned(),
+    }
+}
+
 /// Serialises `value` within `max` bytes, keeping valid JSON: long strings are shortened
-/// (binary search on a per-string cap), then trailing array items dropped. Returns the text
-/// and whether anything was cut.
+/// (binary search on a per-string cap: O(n log L) for n bytes and a longest string of L),
+/// then trailing items of the outermost array are dropped (each item serialised once:
+/// O(n)). Returns the text and whether anything was cut. The result is never longer than
+/// `max` unless even the empty value of its kind (`[]`, `{}`) is.
 pub(crate) fn fit_json(value: Value, max: usize) -> (String, bool) {
     let text = to_json(&value);
     if text.len() <= max {
@@ -168,18 +210,28 @@ pub(crate) fn fit_json(value: Value, max: usize) -> (String, bool) {
     if let Some(text) = best {
         return (text, true);
     }
-    // Even empty strings do not fit: drop items from the end of the outermost array.
+    // Even empty strings do not fit: keep the longest prefix of the outermost array that
+    // does, measuring each item once.
     let mut value = value;
     cap_strings(&mut value, 0);
-    if let Value::Array(mut items) = value {
-        while items.pop().is_some() {
-            let text = serde_json::to_string(&items).unwrap_or_default();
-            if text.len() <= max {
-                return (text, true);
-            }
+    let Value::Array(items) = value else {
+        return (empty_like(&value), true);
+    };
+    let mut text = String::from("[");
+    for item in &items {
+        let item = to_json(item);
+        // The separator (if any), the item, and the closing bracket must fit.
+        let sep = usize::from(text.len() > 1);
+        if text.len() + sep + item.len() + 1 > max {
+            break;
         }
+        if sep == 1 {
+            text.push(',');
+        }
+        text.push_str(&item);
     }
-    ("[]".to_owned(), true)
+    text.push(']');
+    (text, true)
 }
 
 /// Fits plain (non-JSON) text within `max` bytes.
@@ -193,39 +245,46 @@ pub(crate) fn fit_text(text: String, max: usize) -> (String, bool) {
     (cut, true)
 }
 
-/// Plain-text content (a retrieval query): masked, redacted, size-limited.
+/// Plain-text content (a retrieval query): masked, redacted, size-limited. `None` when the
+/// redact hook panicked: unredacted content is never recorded.
 pub(crate) fn prepare_text(
     key: &str,
     text: &str,
     max: usize,
     redact: Option<&crate::init::pipeline::Redactor>,
-) -> (String, bool) {
+) -> Option<(String, bool)> {
     let masked = mask_secrets(text);
     let redacted = match redact {
-        Some(hook) => hook(key, masked),
+        Some(hook) => crate::diag::isolate(crate::diag::Hook::Redact, || hook(key, masked))?,
         None => masked,
     };
-    fit_text(redacted, max)
+    Some(fit_text(redacted, max))
 }
 
-/// The text to record for content attribute `key`: masked, passed through the user's hook,
-/// then size-limited. Returns the text and whether it was truncated.
+/// The text to record for content attribute `key`: depth-limited, masked, passed through
+/// the user's hook, then size-limited; always valid JSON (a hook that returns something
+/// else has it recorded as a JSON string). Returns the text and whether it was truncated;
+/// `None` when the redact hook panicked: unredacted content is never recorded.
 pub(crate) fn prepare(
     key: &str,
     mut value: Value,
     max: usize,
     redact: Option<&crate::init::pipeline::Redactor>,
-) -> (String, bool) {
+) -> Option<(String, bool)> {
+    let too_deep = limit_depth(&mut value, 0);
     mask_value(&mut value);
     let Some(hook) = redact else {
-        return fit_json(value, max);
+        let (text, cut) = fit_json(value, max);
+        return Some((text, cut || too_deep));
     };
-    let redacted = hook(key, to_json(&value));
-    // The hook may have returned something that is no longer JSON: limit it as text then.
-    match serde_json::from_str::<Value>(&redacted) {
+    let json = to_json(&value);
+    drop(value);
+    let redacted = crate::diag::isolate(crate::diag::Hook::Redact, || hook(key, json))?;
+    let (text, cut) = match serde_json::from_str::<Value>(&redacted) {
         Ok(parsed) => fit_json(parsed, max),
-        Err(_) => fit_text(redacted, max),
-    }
+        Err(_) => fit_json(Value::String(redacted), max),
+    };
+    Some((text, cut || too_deep))
 }
 
 #[cfg(test)]

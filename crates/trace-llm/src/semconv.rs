@@ -232,3 +232,27 @@ pub mod error_type {
     /// Fallback when nothing more specific is known.
     pub const OTHER: &str = "_OTHER";
 }
+
+/// Attribute namespaces only the library writes: a request context extracted from an
+/// untrusted `baggage` header never sets a key in them, so a remote caller cannot change
+/// what a span says about its own operation (`gen_ai.operation.name`, usage, cost) or
+/// duplicate a key the library sets.
+pub const RESERVED_PREFIXES: [&str; 7] = [
+    "gen_ai.",
+    "trace_llm.",
+    "code.",
+    "openai.",
+    "error.",
+    "exception.",
+    "server.",
+];
+
+/// Whether `key` is one the library writes itself (see [`RESERVED_PREFIXES`]), so remote
+/// baggage may not set it.
+pub fn is_reserved(key: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| key.starts_with(p))
+        || matches!(
+            key,
+            "session.id" | "user.id" | "otel.status_code" | "otel.status_description"
+        )
+}

@@ -57,7 +57,9 @@ impl StreamItem for &str {
 /// The item recorder of streams traced by hand.
 pub(crate) fn record_stream_item<T: StreamItem>(item: &T, span: &mut LiveSpan) {
     if let Some(state) = span.state_mut() {
-        item.record_item(&mut ResponseRecorder { state });
+        crate::diag::isolate(crate::diag::Hook::Extractor, || {
+            item.record_item(&mut ResponseRecorder { state });
+        });
     }
 }
 

@@ -231,6 +231,9 @@ impl<E: Extractor + ?Sized> Extractor for ExtractorRef<'_, E> {
     }
 }
 
+/// The request context a remote caller sent. Its own fields come from their `trace_llm.*`
+/// keys; other entries become custom attributes, except keys the library writes itself
+/// ([`sc::is_reserved`]): a remote caller is untrusted and may not set those.
 fn context_from_baggage(baggage: &opentelemetry::baggage::Baggage) -> RequestContext {
     let mut ctx = RequestContext::new();
     for (key, (value, _)) in baggage {
@@ -240,6 +243,7 @@ fn context_from_baggage(baggage: &opentelemetry::baggage::Baggage) -> RequestCon
             sc::TRACE_LLM_USER_COHORT => ctx.user_cohort(value),
             sc::TRACE_LLM_TENANT_ID => ctx.tenant_id(value),
             sc::GEN_AI_CONVERSATION_ID => ctx.session_id(value),
+            reserved if sc::is_reserved(reserved) => ctx,
             other => ctx.attribute(other.to_owned(), value),
         };
     }

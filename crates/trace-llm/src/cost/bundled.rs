@@ -19,6 +19,9 @@ use crate::genai::Usage;
 const TTL: Duration = Duration::from_secs(3600);
 /// Bound on cached models, so a flood of model names cannot grow memory.
 const MAX_MODELS: usize = 1024;
+/// Longest model name cached (no real model name is near it), so the cache's memory is
+/// bounded by `MAX_MODELS * MAX_MODEL_LEN` whatever names arrive.
+const MAX_MODEL_LEN: usize = 256;
 /// Two probe sizes: a tier boundary between them shows up as different rates.
 const PROBES: [f64; 2] = [1_000.0, 1_000_000.0];
 
@@ -203,7 +206,7 @@ impl BundledPrices {
         let entry = probe(provider, model);
         remember(Cached::new(provider, entry, now));
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() < MAX_MODELS || cache.contains_key(model) {
+        if model.len() <= MAX_MODEL_LEN && (cache.len() < MAX_MODELS || cache.contains_key(model)) {
             let all = cache.entry(model.to_owned()).or_default();
             all.retain(|c| c.provider != provider);
             all.push(Cached::new(provider, entry, now));

@@ -127,12 +127,21 @@ impl PriceTable {
 
     fn warn_unknown(&self, provider: Option<&str>, model: &str) {
         const MAX_WARNED: usize = 64;
+        // Names longer than this are remembered by their prefix: the set's memory is bounded
+        // whatever the model names are.
+        const MAX_REMEMBERED: usize = 128;
+        let mut end = model.len().min(MAX_REMEMBERED);
+        while !model.is_char_boundary(end) {
+            end -= 1;
+        }
+        let remembered = &model[..end];
         let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
-        if warned.len() < MAX_WARNED && warned.insert(model.to_owned()) {
+        if warned.len() < MAX_WARNED && warned.insert(remembered.to_owned()) {
             diag::warn(format_args!(
-                "no price known for model {model:?} (provider {}): its spans carry no \
+                "no price known for model {} (provider {}): its spans carry no \
                  trace_llm.usage.cost; add one with TracingConfig::model_price",
-                provider.unwrap_or("unknown")
+                diag::Quoted(model),
+                diag::Quoted(provider.unwrap_or("unknown"))
             ));
         }
     }

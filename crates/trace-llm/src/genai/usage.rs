@@ -68,11 +68,12 @@ impl Usage {
         self
     }
 
-    /// Field by field, the values `newer` has replace these.
+    /// Field by field, the values `newer` has replace these. A negative count is not a
+    /// count: it is ignored, so no span, metric or total ever carries one.
     pub(crate) fn merge(&mut self, newer: Usage) {
         fn take(slot: &mut Option<i64>, newer: Option<i64>) {
-            if newer.is_some() {
-                *slot = newer;
+            if let Some(n) = newer.filter(|n| *n >= 0) {
+                *slot = Some(n);
             }
         }
         take(&mut self.input_tokens, newer.input_tokens);

@@ -424,7 +424,9 @@ fn exporter_from_env() -> ExporterChoice {
         .to_ascii_lowercase();
     if value.contains(',') {
         diag::warn(format_args!(
-            "OTEL_TRACES_EXPORTER={value:?}: only one exporter is supported; using {first:?}"
+            "OTEL_TRACES_EXPORTER={value}: only one exporter is supported; using {first}",
+            first = crate::diag::Quoted(&first),
+            value = crate::diag::Quoted(&value)
         ));
     }
     match first.as_str() {
@@ -433,7 +435,8 @@ fn exporter_from_env() -> ExporterChoice {
         "none" => ExporterChoice::None,
         _ => {
             diag::warn(format_args!(
-                "OTEL_TRACES_EXPORTER={value:?} is not supported (otlp, console, none); using otlp"
+                "OTEL_TRACES_EXPORTER={value} is not supported (otlp, console, none); using otlp",
+                value = crate::diag::Quoted(&value)
             ));
             ExporterChoice::Otlp
         }
@@ -450,7 +453,8 @@ fn metrics_from_env(spans_over_otlp: bool) -> bool {
         "none" => false,
         _ => {
             diag::warn(format_args!(
-                "OTEL_METRICS_EXPORTER={value:?} is not supported (otlp, none); metrics are off"
+                "OTEL_METRICS_EXPORTER={value} is not supported (otlp, none); metrics are off",
+                value = crate::diag::Quoted(&value)
             ));
             false
         }
@@ -490,7 +494,8 @@ fn sampler_from_env() -> Sampler {
         "parentbased_traceidratio" => (Root::Ratio(arg()), true),
         _ => {
             diag::warn(format_args!(
-                "OTEL_TRACES_SAMPLER={name:?} is not supported; using parentbased_always_on"
+                "OTEL_TRACES_SAMPLER={name} is not supported; using parentbased_always_on",
+                name = crate::diag::Quoted(&name)
             ));
             (Root::AlwaysOn, true)
         }

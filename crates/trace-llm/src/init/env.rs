@@ -18,7 +18,8 @@ pub(crate) fn bool_var(name: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => {
             diag::warn(format_args!(
-                "{name}={value:?} is not a boolean (true/false); using the default"
+                "{name}={value} is not a boolean (true/false); using the default",
+                value = crate::diag::Quoted(&value)
             ));
             None
         }
@@ -31,7 +32,8 @@ pub(crate) fn usize_var(name: &str) -> Option<usize> {
         Ok(n) if n > 0 => Some(n),
         _ => {
             diag::warn(format_args!(
-                "{name}={value:?} is not a positive integer; using the default"
+                "{name}={value} is not a positive integer; using the default",
+                value = crate::diag::Quoted(&value)
             ));
             None
         }
@@ -44,7 +46,8 @@ pub(crate) fn millis_var(name: &str) -> Option<Duration> {
         Ok(ms) => Some(Duration::from_millis(ms)),
         Err(_) => {
             diag::warn(format_args!(
-                "{name}={value:?} is not a number of milliseconds; using the default"
+                "{name}={value} is not a number of milliseconds; using the default",
+                value = crate::diag::Quoted(&value)
             ));
             None
         }
@@ -57,7 +60,8 @@ pub(crate) fn ratio_var(name: &str) -> Option<f64> {
         Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
         _ => {
             diag::warn(format_args!(
-                "{name}={value:?} is not a ratio between 0 and 1; using 1.0"
+                "{name}={value} is not a ratio between 0 and 1; using 1.0",
+                value = crate::diag::Quoted(&value)
             ));
             None
         }

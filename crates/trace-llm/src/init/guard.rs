@@ -22,6 +22,11 @@ pub struct Stats {
     pub dropped: u64,
     /// Export calls that failed (each may have carried many spans).
     pub export_errors: u64,
+    /// Panics caught in user code since `init`: the redact hook, `ErrorType` / `Display` /
+    /// `Debug` impls of returned errors, `GenAiRequest` / `GenAiResponse` / `GenAiChunk`
+    /// impls, and exporters. Each is contained: the application's call goes on, and the
+    /// first panic of each kind is reported on stderr.
+    pub hook_panics: u64,
 }
 
 /// Keeps the tracing pipeline running; dropping it flushes what is queued (bounded by the
@@ -93,6 +98,7 @@ impl TracingGuard {
             exported: c.exported.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
+            hook_panics: crate::diag::hook_panics().saturating_sub(c.hook_panics_at_start),
         }
     }
 }

@@ -7,6 +7,8 @@ mod console;
 mod env;
 mod exporter;
 mod guard;
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
+mod headers;
 mod otlp;
 pub(crate) mod pipeline;
 mod sampler;

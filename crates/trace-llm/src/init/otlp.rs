@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::env;
+use super::headers::{self, EnvHeaders};
 use crate::diag;
 use crate::error::Error;
 
@@ -69,18 +70,27 @@ pub(crate) struct OtlpSettings {
     pub(crate) protocol: Protocol,
     pub(crate) endpoint: String,
     pub(crate) metrics_endpoint: String,
+    /// Headers set in code.
     pub(crate) headers: Vec<(String, String)>,
+    /// What `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` said.
+    pub(crate) traces_env: EnvHeaders,
+    /// What `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS` said.
+    pub(crate) metrics_env: EnvHeaders,
     pub(crate) timeout: Duration,
 }
 
 fn valid_url(url: &str) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("invalid endpoint {url:?}: {e}"))?;
+    let uri: http::Uri = url.parse().map_err(|e| {
+        format!(
+            "invalid endpoint {url}: {e}",
+            url = crate::diag::Quoted(url)
+        )
+    })?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(_)) => Ok(()),
         _ => Err(format!(
-            "invalid endpoint {url:?}: expected an http:// or https:// URL with a host"
+            "invalid endpoint {url}: expected an http:// or https:// URL with a host",
+            url = crate::diag::Quoted(url)
         )),
     }
 }
@@ -97,7 +107,8 @@ fn protocol_from_env() -> Option<Protocol> {
         "http/protobuf" => Some(Protocol::HttpProtobuf),
         other => {
             diag::warn(format_args!(
-                "{name}={other:?} is not supported (use grpc or http/protobuf); using http/protobuf"
+                "{name}={other} is not supported (use grpc or http/protobuf); using http/protobuf",
+                other = crate::diag::Quoted(other)
             ));
             Some(Protocol::HttpProtobuf)
         }
@@ -165,16 +176,29 @@ impl OtlpSettings {
             .or_else(|| env::millis_var("OTEL_EXPORTER_OTLP_TIMEOUT"))
             .unwrap_or(Duration::from_secs(10));
         for (key, value) in &headers {
-            http::HeaderName::try_from(key.as_str())
-                .map_err(|e| Error::InvalidConfig(format!("header name {key:?}: {e}")))?;
-            http::HeaderValue::try_from(value.as_str())
-                .map_err(|e| Error::InvalidConfig(format!("header {key:?} value: {e}")))?;
+            http::HeaderName::try_from(key.as_str()).map_err(|e| {
+                Error::InvalidConfig(format!(
+                    "header name {key}: {e}",
+                    key = crate::diag::Quoted(key)
+                ))
+            })?;
+            http::HeaderValue::try_from(value.as_str()).map_err(|e| {
+                Error::InvalidConfig(format!(
+                    "header {key} value: {e}",
+                    key = crate::diag::Quoted(key)
+                ))
+            })?;
         }
+        let mut generic = None;
+        let traces_env = headers::from_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", &mut generic);
+        let metrics_env = headers::from_env("OTEL_EXPORTER_OTLP_METRICS_HEADERS", &mut generic);
         Ok(OtlpSettings {
             protocol,
             endpoint,
             metrics_endpoint,
             headers,
+            traces_env,
+            metrics_env,
             timeout,
         })
     }
@@ -224,36 +248,41 @@ pub(crate) fn build(
     settings: OtlpSettings,
 ) -> Result<Box<dyn super::exporter::DynExporter>, Error> {
     let invalid = |e: opentelemetry_otlp::ExporterBuildError| Error::InvalidConfig(e.to_string());
+    let headers = headers::merged(&settings.headers, &settings.traces_env);
+    let fixes = headers::HeaderFixes::new(&headers, &settings.traces_env);
     match settings.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
-            let headers = header_map(&settings.headers);
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(settings.endpoint)
                 .with_timeout(settings.timeout)
                 .with_metadata(
-                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
+                        header_map(&headers),
+                    ),
                 )
-                .with_retry_policy(retry_policy())
-                .build()
-                .map_err(invalid)?;
-            Ok(Box::new(exporter))
+                .with_retry_policy(retry_policy());
+            if !fixes.is_empty() {
+                builder = builder.with_interceptor(headers::interceptor(fixes));
+            }
+            Ok(Box::new(builder.build().map_err(invalid)?))
         }
         #[cfg(feature = "http")]
         Protocol::HttpProtobuf => {
             use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_endpoint(settings.endpoint)
                 .with_timeout(settings.timeout)
-                .with_headers(settings.headers.into_iter().collect())
-                .with_retry_policy(retry_policy())
-                .build()
-                .map_err(invalid)?;
-            Ok(Box::new(exporter))
+                .with_headers(headers.into_iter().collect())
+                .with_retry_policy(retry_policy());
+            if !fixes.is_empty() {
+                builder = builder.with_http_client(fixed_client(settings.timeout, fixes)?);
+            }
+            Ok(Box::new(builder.build().map_err(invalid)?))
         }
         #[allow(unreachable_patterns)]
         other => Err(Error::InvalidConfig(format!(
@@ -281,19 +310,25 @@ pub(crate) fn build_metrics(
     temporality: opentelemetry_sdk::metrics::Temporality,
 ) -> Result<Box<dyn super::exporter::DynMetricExporter>, Error> {
     let invalid = |e: opentelemetry_otlp::ExporterBuildError| Error::InvalidConfig(e.to_string());
+    let headers = headers::merged(&settings.headers, &settings.metrics_env);
+    let fixes = headers::HeaderFixes::new(&headers, &settings.metrics_env);
     match settings.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
+            let mut builder = opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
                 .with_endpoint(settings.metrics_endpoint)
                 .with_timeout(settings.timeout)
                 .with_metadata(
                     opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
-                        header_map(&settings.headers),
+                        header_map(&headers),
                     ),
-                )
+                );
+            if !fixes.is_empty() {
+                builder = builder.with_interceptor(headers::interceptor(fixes));
+            }
+            let exporter = builder
                 .with_temporality(temporality)
                 .build()
                 .map_err(invalid)?;
@@ -302,12 +337,16 @@ pub(crate) fn build_metrics(
         #[cfg(feature = "http")]
         Protocol::HttpProtobuf => {
             use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
+            let mut builder = opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_endpoint(settings.metrics_endpoint)
                 .with_timeout(settings.timeout)
-                .with_headers(settings.headers.into_iter().collect())
+                .with_headers(headers.into_iter().collect());
+            if !fixes.is_empty() {
+                builder = builder.with_http_client(fixed_client(settings.timeout, fixes)?);
+            }
+            let exporter = builder
                 .with_temporality(temporality)
                 .build()
                 .map_err(invalid)?;
@@ -318,6 +357,20 @@ pub(crate) fn build_metrics(
             "OTLP protocol {other:?} is not compiled in"
         ))),
     }
+}
+
+/// The HTTP client the exporter would build (reqwest with the export timeout), correcting
+/// the headers of every request.
+#[cfg(feature = "http")]
+fn fixed_client(
+    timeout: Duration,
+    fixes: headers::HeaderFixes,
+) -> Result<headers::FixedHeadersClient, Error> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Error::Exporter(format!("cannot build the HTTP client: {e}")))?;
+    Ok(headers::FixedHeadersClient { client, fixes })
 }
 
 #[cfg(feature = "grpc")]

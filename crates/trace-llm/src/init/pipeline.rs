@@ -139,6 +139,8 @@ pub(crate) struct Counters {
     pub(crate) exported: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) export_errors: AtomicU64,
+    /// [`diag::hook_panics`] when the pipeline started (it counts for the whole process).
+    pub(crate) hook_panics_at_start: u64,
 }
 
 /// Stripes of a [`StripedCounter`].
@@ -208,7 +210,10 @@ impl Pipeline {
     pub(crate) fn new(settings: Settings, limits: Limits) -> Self {
         Pipeline {
             settings,
-            counters: Counters::default(),
+            counters: Counters {
+                hook_panics_at_start: diag::hook_panics(),
+                ..Counters::default()
+            },
             limits,
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),

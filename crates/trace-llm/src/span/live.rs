@@ -14,6 +14,7 @@ use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
 use crate::context::RequestData;
 use crate::context::frame::{self, BareIds, Entered, Frame, OwnedFrame};
+use crate::diag::{Hook, isolate};
 use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
 use crate::semconv as sc;
@@ -156,14 +157,18 @@ impl LiveSpan {
     /// Records a response (usage, model, finish reasons, ...).
     pub fn record_response<T: GenAiResponse + ?Sized>(&mut self, response: &T) {
         if let Some(state) = self.state_mut() {
-            response.record_response(&mut ResponseRecorder { state });
+            isolate(Hook::Extractor, || {
+                response.record_response(&mut ResponseRecorder { state });
+            });
         }
     }
 
     /// Records one stream chunk.
     pub fn record_chunk<T: GenAiChunk + ?Sized>(&mut self, chunk: &T) {
         if let Some(state) = self.state_mut() {
-            chunk.record_chunk(&mut ResponseRecorder { state });
+            isolate(Hook::Extractor, || {
+                chunk.record_chunk(&mut ResponseRecorder { state })
+            });
         }
     }
 
@@ -241,10 +246,13 @@ impl SpanInit<'_> {
     }
 
     pub fn request<R: GenAiRequest + ?Sized>(&mut self, request: &R) {
-        if let Some(model) = request.model() {
-            self.state.set_request_model(model);
-        }
-        request.record_request(&mut RequestRecorder { state: self.state });
+        let state = &mut *self.state;
+        isolate(Hook::Extractor, || {
+            if let Some(model) = request.model() {
+                state.set_request_model(model);
+            }
+            request.record_request(&mut RequestRecorder { state });
+        });
     }
 
     pub fn tool_call_id<V: StrValue + ?Sized>(&mut self, id: &V) {

@@ -94,10 +94,12 @@ impl SpanBuilder {
     /// The request's model and settings, as the macro's `request = ...` records them.
     pub fn request<R: GenAiRequest + ?Sized>(mut self, request: &R) -> Self {
         if let Some(state) = self.span.state_mut() {
-            if let Some(model) = request.model() {
-                state.set_request_model(model);
-            }
-            request.record_request(&mut RequestRecorder { state });
+            crate::diag::isolate(crate::diag::Hook::Extractor, || {
+                if let Some(model) = request.model() {
+                    state.set_request_model(model);
+                }
+                request.record_request(&mut RequestRecorder { state });
+            });
         }
         self
     }
@@ -320,7 +322,11 @@ impl SpanHandle {
 
     /// Records a response, as the macro does for returned values.
     pub fn record_response<R: GenAiResponse + ?Sized>(&self, response: &R) {
-        self.with_state(|state| response.record_response(&mut ResponseRecorder { state }));
+        self.with_state(|state| {
+            crate::diag::isolate(crate::diag::Hook::Extractor, || {
+                response.record_response(&mut ResponseRecorder { state });
+            });
+        });
     }
 
     /// Records an error: status Error, `error.type` (the error type's short name), an
@@ -331,7 +337,7 @@ impl SpanHandle {
             state.record_error(
                 crate::genai::short_type_name(full),
                 full,
-                Some(error.to_string()),
+                crate::diag::isolate(crate::diag::Hook::ErrorType, || error.to_string()),
             );
         });
     }

@@ -142,12 +142,14 @@ impl SpanState {
     #[cfg(feature = "json")]
     pub(crate) fn set_content(&mut self, key: &'static str, value: serde_json::Value) {
         let settings = &self.pipeline.settings;
-        let (text, truncated) = crate::content::prepare(
+        let Some((text, truncated)) = crate::content::prepare(
             key,
             value,
             settings.content_max_bytes,
             settings.redact.as_ref(),
-        );
+        ) else {
+            return;
+        };
         if let Some(existing) = self.attributes.iter_mut().find(|kv| kv.key.as_str() == key) {
             existing.value = text.into();
         } else {
@@ -163,12 +165,14 @@ impl SpanState {
     #[cfg(feature = "json")]
     pub(crate) fn set_content_text(&mut self, key: &'static str, text: &str) {
         let settings = &self.pipeline.settings;
-        let (text, truncated) = crate::content::prepare_text(
+        let Some((text, truncated)) = crate::content::prepare_text(
             key,
             text,
             settings.content_max_bytes,
             settings.redact.as_ref(),
-        );
+        ) else {
+            return;
+        };
         self.push_attr(key, text);
         if truncated && !self.content_truncated {
             self.content_truncated = true;

@@ -62,8 +62,10 @@ macro_rules! fields {
 // After `fields!`, which it uses.
 mod chunks;
 
+/// A count from the payload: a non-negative integer, or nothing (a negative or fractional
+/// value is not a count; `u64` values past `i64::MAX` are not representable as attributes).
 fn as_int(v: Option<&Value>) -> Option<i64> {
-    v.and_then(Value::as_i64)
+    v.and_then(Value::as_i64).filter(|n| *n >= 0)
 }
 
 fn as_num(v: Option<&Value>) -> Option<f64> {
@@ -86,7 +88,7 @@ fn entry<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 fn int(v: &Value, key: &str) -> Option<i64> {
-    entry(v, key).and_then(Value::as_i64)
+    as_int(entry(v, key))
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -325,6 +327,7 @@ fn openai_usage(usage: &Value) -> Option<Usage> {
             .and_then(|d| entry(d, key))
             .or_else(|| second.and_then(|d| entry(d, key)))
             .and_then(Value::as_i64)
+            .filter(|n| *n >= 0)
     };
     let input = as_int(prompt_tokens).or_else(|| as_int(input_tokens))?;
     let mut u = Usage::input(input);
@@ -350,7 +353,7 @@ fn anthropic_usage(usage: &Value, so_far: Usage) -> Usage {
         let created = cache_creation
             .or(so_far.cache_creation_input_tokens)
             .unwrap_or(0);
-        input + read + created
+        input.saturating_add(read).saturating_add(created)
     });
     Usage {
         input_tokens: input,
