@@ -24,6 +24,8 @@ pub struct Interaction {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// The decoded events of a binary AWS event stream (`response.chunks`), in order.
+    pub decoded_chunks: Vec<Value>,
 }
 
 impl Interaction {
@@ -77,6 +79,10 @@ impl Fixture {
                     .unwrap_or("")
                     .to_owned(),
                 body: i["response"]["body"].as_str().expect("body").to_owned(),
+                decoded_chunks: i["response"]["chunks"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect();
         Fixture {

@@ -381,20 +381,22 @@ fn header_recorder(rt: &tokio::runtime::Runtime) -> (u16, mpsc::Receiver<http_he
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let tx = tx.clone();
-            async move {
-                let map = headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-                    .collect();
-                let _ = tx.send(map);
-                ""
-            }
-        }),
-    );
+    let app = axum::Router::new()
+        .route("/v1/metrics", axum::routing::post(|| async { "" }))
+        .route(
+            "/v1/traces",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let tx = tx.clone();
+                async move {
+                    let map = headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                        .collect();
+                    let _ = tx.send(map);
+                    ""
+                }
+            }),
+        );
     rt.spawn(async move { axum::serve(listener, app).await });
     (port, rx)
 }
@@ -497,4 +499,80 @@ fn child_prices_a_hostile_model_name() {
     let hostile = format!("\u{1b}[31mevil\n{}", "m".repeat(1 << 20));
     priced(&hostile);
     assert_eq!(h.spans().len(), 1);
+}
+
+/// Bad values of every variable trace-llm reads (or lets the exporter read).
+const BAD_ENV: [(&str, &str); 17] = [
+    ("OTEL_SDK_DISABLED", "maybe"),
+    ("OTEL_TRACES_SAMPLER", "traceidratio"),
+    ("OTEL_TRACES_SAMPLER_ARG", "NaN"),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "-5"),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "99999999999999999999"),
+    ("OTEL_BSP_SCHEDULE_DELAY", "18446744073709551615"),
+    ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+    ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "many"),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+    ("OTEL_EXPORTER_OTLP_HEADERS", "garbage"),
+    ("OTEL_RESOURCE_ATTRIBUTES", "garbage,=x"),
+    (
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "perhaps",
+    ),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "never"),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "sideways",
+    ),
+    ("OTEL_SERVICE_NAME", "\u{1b}[2Jsvc"),
+];
+
+#[test]
+fn bad_environment_values_warn_once_each_and_tracing_works() {
+    let out = run_child("child_traces_under_a_bad_environment", &BAD_ENV);
+    for (name, _) in &BAD_ENV[..16] {
+        if *name == "OTEL_TRACES_SAMPLER" {
+            continue; // a valid value, there so that its argument is read
+        }
+        let warnings = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("trace-llm: warning: ") && l.contains(name))
+            .filter(|l| !l.contains(&format!("{name}_")))
+            .count();
+        assert_eq!(
+            warnings, 1,
+            "{name}: {warnings} warnings in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.contains("SPANS 3"),
+        "spans did not arrive:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn child_traces_under_a_bad_environment() {
+    if !in_child("child_traces_under_a_bad_environment") {
+        return;
+    }
+    let rt = multi_thread_runtime(1);
+    let (port, requests) = header_recorder(&rt);
+    let guard = TracingConfig::default()
+        .otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .init()
+        .expect("bad environment values never fail init");
+    for i in 0..3 {
+        lookup(json!(i));
+    }
+    guard.force_flush().expect("flush");
+    requests
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an export request");
+    println!("SPANS {}", guard.stats().exported);
+    guard.shutdown().expect("shutdown");
 }

@@ -332,4 +332,54 @@ mod tests {
         let (text, cut) = fit_json(json!({"a": "b"}), 100);
         assert_eq!((text.as_str(), cut), (r#"{"a":"b"}"#, false));
     }
+
+    /// Any JSON value: nesting, long and non-ASCII strings, odd numbers.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+            (1usize..5000).prop_map(|n| Value::String("é".repeat(n))),
+            Just(Value::String("sk-proj-abcdefghijklmnopqrstuvwx".into())),
+        ];
+        leaf.prop_recursive(12, 400, 24, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..24).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..12)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        #[test]
+        fn prepared_content_is_valid_json_within_the_limit(
+            value in any_json(),
+            depth in 0usize..200,
+            max in 2usize..3000,
+        ) {
+            // Wrapped `depth` times, past serde_json's parse limit for the larger depths.
+            let value = (0..depth).fold(value, |v, _| Value::Array(vec![v]));
+            let hook: crate::init::pipeline::Redactor = std::sync::Arc::new(|_k, v| v);
+            for redact in [None, Some(&hook)] {
+                let (text, _) = prepare("k", value.clone(), max, redact).expect("no hook panic");
+                proptest::prop_assert!(text.len() <= max, "{} > {max}", text.len());
+                let parsed: Result<Value, _> = serde_json::from_str(&text);
+                proptest::prop_assert!(parsed.is_ok(), "not JSON: {text:.200}");
+                proptest::prop_assert!(!text.contains("sk-proj-abcdefghijklmnopqrstuvwx"));
+            }
+        }
+
+        #[test]
+        fn masking_never_panics_and_removes_keys(text in ".{0,200}", key in "[A-Za-z0-9]{20,40}") {
+            let masked = mask_secrets(&format!("{text} sk-{key} {text}"));
+            let secret = format!("sk-{key}");
+            proptest::prop_assert!(!masked.contains(&secret));
+        }
+    }
 }

@@ -510,6 +510,7 @@ fn build_resource(
     service_version: Option<String>,
     environment: Option<String>,
 ) -> Resource {
+    check_resource_attributes();
     let mut builder = Resource::builder();
     // OTEL_SERVICE_NAME beats a service.name inside OTEL_RESOURCE_ATTRIBUTES (spec).
     if let Some(name) = service_name.or_else(|| env::var("OTEL_SERVICE_NAME")) {
@@ -526,4 +527,28 @@ fn build_resource(
         attributes.push(KeyValue::new(sc::DEPLOYMENT_ENVIRONMENT_NAME, environment));
     }
     builder.with_attributes(attributes).build()
+}
+
+/// The SDK reads `OTEL_RESOURCE_ATTRIBUTES` and leaves out malformed members silently: say
+/// so, once, naming the variable (keys only are quoted; values may be sensitive).
+fn check_resource_attributes() {
+    const NAME: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    let Some(value) = env::var(NAME) else {
+        return;
+    };
+    let bad = value
+        .split(',')
+        .filter(|m| !m.trim().is_empty())
+        .filter(|m| match m.split_once('=') {
+            Some((k, v)) => k.trim().is_empty() || v.trim().is_empty(),
+            None => true,
+        })
+        .count();
+    if bad > 0 {
+        diag::warn(format_args!(
+            "{NAME}: {bad} malformed entr{} left out; expected key=value pairs separated by \
+             commas",
+            if bad == 1 { "y" } else { "ies" }
+        ));
+    }
 }

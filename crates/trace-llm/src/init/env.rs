@@ -29,7 +29,8 @@ pub(crate) fn bool_var(name: &str) -> Option<bool> {
 pub(crate) fn usize_var(name: &str) -> Option<usize> {
     let value = var(name)?;
     match value.parse::<usize>() {
-        Ok(n) if n > 0 => Some(n),
+        // Past this, a count is a typo or hostile (and would make allocations fail).
+        Ok(n) if n > 0 && n <= 1 << 30 => Some(n),
         _ => {
             diag::warn(format_args!(
                 "{name}={value} is not a positive integer; using the default",
@@ -40,13 +41,19 @@ pub(crate) fn usize_var(name: &str) -> Option<usize> {
     }
 }
 
+/// Longest duration a variable may set (a day): longer values are typos or hostile, and
+/// would overflow deadline arithmetic.
+const MAX_MILLIS: u64 = 86_400_000;
+
+/// A duration in milliseconds, from 1 ms to a day; anything else warns and gives `None`.
 pub(crate) fn millis_var(name: &str) -> Option<Duration> {
     let value = var(name)?;
     match value.parse::<u64>() {
-        Ok(ms) => Some(Duration::from_millis(ms)),
-        Err(_) => {
+        Ok(ms) if (1..=MAX_MILLIS).contains(&ms) => Some(Duration::from_millis(ms)),
+        _ => {
             diag::warn(format_args!(
-                "{name}={value} is not a number of milliseconds; using the default",
+                "{name}={value} is not a number of milliseconds between 1 and {MAX_MILLIS}; \
+                 using the default",
                 value = crate::diag::Quoted(&value)
             ));
             None
@@ -57,6 +64,7 @@ pub(crate) fn millis_var(name: &str) -> Option<Duration> {
 pub(crate) fn ratio_var(name: &str) -> Option<f64> {
     let value = var(name)?;
     match value.parse::<f64>() {
+        // `contains` is false for NaN.
         Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
         _ => {
             diag::warn(format_args!(

@@ -258,4 +258,33 @@ mod tests {
         assert_eq!(sent.get("team").map(|v| v.as_bytes()), Some(&b"code"[..]));
         assert_eq!(sent.get("only").map(|v| v.as_bytes()), Some(&b"env"[..]));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn any_variable_value_parses_to_sendable_headers(value in "\\PC{0,120}") {
+            let parsed = parse("TEST", &value);
+            for (k, v) in &parsed.valid {
+                proptest::prop_assert!(http::HeaderName::try_from(k.as_str()).is_ok());
+                proptest::prop_assert!(http::HeaderValue::try_from(v.as_str()).is_ok());
+                proptest::prop_assert!(!v.is_empty());
+            }
+            let headers = merged(&[], &parsed);
+            let fixes = HeaderFixes::new(&headers, &parsed);
+            let mut sent = http::HeaderMap::new();
+            fixes.apply(&mut sent);
+            proptest::prop_assert_eq!(sent.len(), parsed.valid.iter().map(|(k, _)| k).collect::<std::collections::HashSet<_>>().len());
+        }
+
+        #[test]
+        fn encoded_values_round_trip(key in "[a-z][a-z0-9-]{0,15}", value in "[ -~]{1,40}") {
+            let encoded: String = value
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            let parsed = parse("TEST", &format!("{key}={encoded}"));
+            proptest::prop_assert_eq!(parsed.valid, vec![(key, value.clone())]);
+        }
+    }
 }

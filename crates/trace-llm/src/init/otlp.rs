@@ -189,6 +189,13 @@ impl OtlpSettings {
                 ))
             })?;
         }
+        for name in [
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        ] {
+            check_compression(name);
+        }
         let mut generic = None;
         let traces_env = headers::from_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", &mut generic);
         let metrics_env = headers::from_env("OTEL_EXPORTER_OTLP_METRICS_HEADERS", &mut generic);
@@ -201,6 +208,30 @@ impl OtlpSettings {
             metrics_env,
             timeout,
         })
+    }
+}
+
+/// `opentelemetry-otlp` reads the compression variables itself and skips a value it cannot
+/// use without a word (its internal log is off): say so here, naming the variable.
+fn check_compression(name: &str) {
+    let Some(value) = env::var(name) else {
+        return;
+    };
+    let supported = match value.to_ascii_lowercase().as_str() {
+        "none" => true,
+        "gzip" => cfg!(feature = "gzip"),
+        _ => false,
+    };
+    if !supported {
+        let hint = if cfg!(feature = "gzip") {
+            "gzip or none"
+        } else {
+            "none; gzip needs the `gzip` feature of trace-llm"
+        };
+        diag::warn(format_args!(
+            "{name}={} is not supported (use {hint}); exporting uncompressed",
+            diag::Quoted(&value)
+        ));
     }
 }
 

@@ -284,7 +284,7 @@ impl Pipeline {
             queue.flush_requested
         };
         self.work.notify_one();
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut progress = lock(&self.progress);
         while progress.flushed < target && !progress.exited {
             let now = Instant::now();
@@ -317,7 +317,7 @@ impl Pipeline {
             ENABLED.store(false, Ordering::Release);
         }
         self.work.notify_one();
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut progress = lock(&self.progress);
         while !progress.exited {
             let now = Instant::now();
@@ -344,7 +344,7 @@ impl Pipeline {
         handled_flush: u64,
         until: Option<Instant>,
     ) -> (usize, u64, bool) {
-        let deadline = Instant::now() + self.limits.schedule_delay;
+        let deadline = deadline_after(self.limits.schedule_delay);
         // Metrics may be due before the next span batch.
         let deadline = until.map_or(deadline, |u| u.min(deadline));
         let mut queue = lock(&self.queue);
@@ -390,4 +390,12 @@ impl Pipeline {
             (0..missing).map(|_| Vec::with_capacity(capacity)).collect();
         lock(&self.queue).empty.extend(fresh);
     }
+}
+
+/// `now + d`, saturating: a huge duration set in code (`Duration::MAX`) means "a year",
+/// never an overflow panic.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(d.min(FAR)).unwrap_or(now)
 }

@@ -48,7 +48,7 @@ struct MetricsExport {
 impl MetricsExport {
     /// Collects what the instruments recorded and exports it; returns the error, if any.
     fn export(&mut self, runtime: &tokio::runtime::Runtime, budget: Duration) -> Option<String> {
-        self.next = Instant::now() + self.interval;
+        self.next = super::pipeline::deadline_after(self.interval);
         let mut collected = ResourceMetrics::default();
         if let Err(e) = self.reader.collect(&mut collected) {
             return Some(e.to_string());
@@ -247,7 +247,7 @@ pub(crate) fn spawn(
                             exporter: (work.factory)()?,
                             reader: work.reader,
                             provider: work.provider,
-                            next: Instant::now() + work.interval,
+                            next: super::pipeline::deadline_after(work.interval),
                             interval: work.interval,
                             failing: false,
                         }),
