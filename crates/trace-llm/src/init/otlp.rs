@@ -217,11 +217,8 @@ fn check_compression(name: &str) {
     let Some(value) = env::var(name) else {
         return;
     };
-    let supported = match value.to_ascii_lowercase().as_str() {
-        "none" => true,
-        "gzip" => cfg!(feature = "gzip"),
-        _ => false,
-    };
+    let lower = value.to_ascii_lowercase();
+    let supported = lower == "none" || (lower == "gzip" && cfg!(feature = "gzip"));
     if !supported {
         let hint = if cfg!(feature = "gzip") {
             "gzip or none"
