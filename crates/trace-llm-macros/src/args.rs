@@ -24,6 +24,7 @@ mod kw {
     syn::custom_keyword!(stream);
     syn::custom_keyword!(arguments);
     syn::custom_keyword!(query);
+    syn::custom_keyword!(base_url);
 }
 
 /// The GenAI operation a decorated function performs (semconv `gen_ai.operation.name`).
@@ -143,6 +144,8 @@ pub(crate) struct Args {
     pub(crate) data_source: Option<LitStr>,
     pub(crate) arguments: Option<Expr>,
     pub(crate) query: Option<Expr>,
+    /// The provider's base URL (`server.address` / `server.port`).
+    pub(crate) base_url: Option<Expr>,
     pub(crate) attributes: Vec<AttrEntry>,
     /// Span of the `attributes` keyword, for duplicate detection.
     attributes_kw: Option<Span>,
@@ -304,6 +307,10 @@ impl Parse for Args {
                 let k = input.parse::<kw::request>()?;
                 let v = parse_expr(input)?;
                 set_once(&mut args.request, v, k.span, "request")?;
+            } else if lookahead.peek(kw::base_url) {
+                let k = input.parse::<kw::base_url>()?;
+                let v = parse_expr(input)?;
+                set_once(&mut args.base_url, v, k.span, "base_url")?;
             } else if lookahead.peek(kw::tool_call_id) {
                 let k = input.parse::<kw::tool_call_id>()?;
                 let v = parse_expr(input)?;
@@ -377,6 +384,7 @@ const OPTIONS: &[&str] = &[
     "data_source",
     "arguments",
     "query",
+    "base_url",
     "attributes",
     "stream",
 ];

@@ -424,6 +424,9 @@ fn gen_init(args: &Args) -> TokenStream {
     if let Some(expr) = &args.request {
         stmts.push(quote_spanned!(expr.span()=> __tl_init.request(&(#expr));));
     }
+    if let Some(expr) = &args.base_url {
+        stmts.push(quote_spanned!(expr.span()=> __tl_init.base_url(&(#expr));));
+    }
     if let Some(expr) = &args.tool_call_id {
         stmts.push(quote_spanned!(expr.span()=> __tl_init.tool_call_id(&(#expr));));
     }

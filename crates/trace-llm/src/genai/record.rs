@@ -52,6 +52,7 @@ pub(crate) struct StreamedOutput {
 #[cfg(feature = "json")]
 #[derive(Debug, Default)]
 pub(crate) struct StreamedChoice {
+    pub(crate) reasoning: String,
     pub(crate) text: String,
     pub(crate) tool_calls: Vec<StreamedToolCall>,
 }
@@ -98,13 +99,22 @@ impl StreamedOutput {
             .enumerate()
             .map(|(i, choice)| {
                 let mut parts = Vec::new();
+                if !choice.reasoning.is_empty() {
+                    parts.push(json!({"type": "reasoning", "content": choice.reasoning}));
+                }
                 if !choice.text.is_empty() {
                     parts.push(json!({"type": "text", "content": choice.text}));
                 }
-                for call in &choice.tool_calls {
+                // Slots are indexed by the provider's content-block index: a slot no tool call
+                // arrived in stays empty and is not a call.
+                for call in choice
+                    .tool_calls
+                    .iter()
+                    .filter(|c| c.name.is_some() || c.id.is_some() || !c.arguments.is_empty())
+                {
                     let arguments = serde_json::from_str::<serde_json::Value>(&call.arguments)
                         .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
-                    parts.push(json!({"type": "tool_call", "id": call.id, "name": call.name, "arguments": arguments}));
+                    parts.push(json!({"type": "tool_call", "id": call.id, "name": call.name.as_deref().unwrap_or(""), "arguments": arguments}));
                 }
                 let reason = finish_reasons
                     .get(i)
@@ -113,7 +123,7 @@ impl StreamedOutput {
                 json!({
                     "role": "assistant",
                     "parts": parts,
-                    "finish_reason": reason.map(crate::genai::json::messages::schema_finish_reason),
+                    "finish_reason": crate::genai::json::messages::finish_reason_or_error(reason),
                 })
             })
             .collect();
@@ -317,6 +327,12 @@ impl RequestRecorder<'_> {
         self.state.provider.as_deref()
     }
 
+    /// Sets `gen_ai.provider.name` from the payload's shape, unless the span has one.
+    #[cfg(feature = "json")]
+    pub(crate) fn infer_provider(&mut self, provider: &'static str) {
+        self.state.set_provider(Cow::Borrowed(provider));
+    }
+
     /// A provider-specific attribute from [`semconv`](crate::semconv).
     #[cfg(feature = "json")]
     pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
@@ -466,6 +482,22 @@ impl ResponseRecorder<'_> {
         self.state.response.usage
     }
 
+    /// The span's operation (from the macro's `kind`).
+    pub fn operation(&self) -> Operation {
+        self.state.operation
+    }
+
+    /// The span's `gen_ai.provider.name`, if set.
+    pub fn provider(&self) -> Option<&str> {
+        self.state.provider.as_deref()
+    }
+
+    /// Sets `gen_ai.provider.name` from the payload's shape, unless the span has one.
+    #[cfg(feature = "json")]
+    pub(crate) fn infer_provider(&mut self, provider: &'static str) {
+        self.state.set_provider(Cow::Borrowed(provider));
+    }
+
     /// A provider-specific response attribute from [`semconv`](crate::semconv).
     #[cfg(feature = "json")]
     pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
@@ -521,6 +553,41 @@ impl ResponseRecorder<'_> {
                 choice.text.push_str(text);
             }
         }
+    }
+
+    /// A piece of streamed reasoning (thinking) text of choice `choice_index`.
+    pub fn reasoning_delta(&mut self, choice_index: usize, text: &str) {
+        if !self.capture_content() || text.is_empty() {
+            return;
+        }
+        let (streamed, limit) = self.streamed_output();
+        if streamed.room(text.len(), limit) {
+            if let Some(choice) = streamed.choice(choice_index) {
+                choice.reasoning.push_str(text);
+            }
+        }
+    }
+
+    /// A whole tool call that arrived in one streamed event (Gemini, Ollama), after the
+    /// calls of the same choice seen so far.
+    pub(crate) fn streamed_tool_call(
+        &mut self,
+        choice_index: usize,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        if !self.capture_content() {
+            return;
+        }
+        let next = self
+            .state
+            .response
+            .streamed
+            .as_ref()
+            .and_then(|s| s.choices.get(choice_index))
+            .map_or(0, |c| c.tool_calls.len());
+        self.tool_call_delta(choice_index, next, id, name, arguments);
     }
 
     /// A piece of a streamed tool call: its id and name when they first appear, then pieces

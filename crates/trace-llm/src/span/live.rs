@@ -255,6 +255,11 @@ impl SpanInit<'_> {
         });
     }
 
+    /// `server.address` / `server.port` from the provider's base URL (`base_url = expr`).
+    pub fn base_url<U: AsRef<str> + ?Sized>(&mut self, url: &U) {
+        self.state.set_server_from_url(url.as_ref());
+    }
+
     pub fn tool_call_id<V: StrValue + ?Sized>(&mut self, id: &V) {
         if let Some(id) = id.str_value() {
             self.state.push_attr(sc::GEN_AI_TOOL_CALL_ID, id.to_owned());

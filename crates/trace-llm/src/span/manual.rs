@@ -83,6 +83,21 @@ impl SpanBuilder {
         self
     }
 
+    /// `server.address` and `server.port` from the provider's base URL (the port defaults
+    /// to the scheme's), as the macro's `base_url = ...` sets them.
+    ///
+    /// ```
+    /// let _span = trace_llm::span(trace_llm::Operation::Chat, "chat gpt-4o")
+    ///     .base_url("https://api.openai.com/v1")
+    ///     .start();
+    /// ```
+    pub fn base_url(mut self, url: &str) -> Self {
+        if let Some(state) = self.span.state_mut() {
+            state.set_server_from_url(url);
+        }
+        self
+    }
+
     /// `gen_ai.request.model`.
     pub fn model(mut self, model: &str) -> Self {
         if let Some(state) = self.span.state_mut() {

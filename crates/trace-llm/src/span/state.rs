@@ -124,6 +124,30 @@ impl SpanState {
         }
     }
 
+    /// `server.address` and `server.port` from a base URL (`https://host[:port]/...`); the
+    /// port defaults to the scheme's. A URL without a host sets nothing.
+    pub(crate) fn set_server_from_url(&mut self, url: &str) {
+        let Ok(uri) = url.trim().parse::<http::Uri>() else {
+            return;
+        };
+        let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+            return;
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        self.push_attr(sc::SERVER_ADDRESS, host);
+        if let Some(port) = port {
+            self.push_attr(sc::SERVER_PORT, i64::from(port));
+        }
+    }
+
     pub(crate) fn set_conversation_id(&mut self, id: &str) {
         if !self.conversation_id_set && !id.is_empty() {
             self.conversation_id_set = true;

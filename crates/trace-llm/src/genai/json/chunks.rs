@@ -4,12 +4,13 @@
 use serde_json::Value;
 
 use super::{
-    Entries, anthropic_usage, as_text, at, int, openai_usage, record_error_body,
-    record_openai_extras, text,
+    Entries, anthropic_or_bedrock, anthropic_usage, as_text, at, bedrock, cohere, google, int,
+    ollama, openai_flavoured, openai_usage, record_error_body, record_openai_extras, text,
 };
 use crate::genai::{GenAiChunk, GenAiResponse, ResponseRecorder};
 
 fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    e.record_compatible_provider(rec);
     for (i, choice) in e.choices().iter().enumerate() {
         fields!(choice;
             index = "index",
@@ -51,17 +52,23 @@ fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
             );
         }
     }
-    if let Some(usage) = e.usage.and_then(openai_usage) {
+    // Groq sends a stream's usage only in the last chunk's `x_groq`.
+    let usage = e.usage.or_else(|| e.x_groq.and_then(|x| x.get("usage")));
+    if let Some(usage) = usage.and_then(openai_usage) {
         rec.usage(usage);
     }
-    record_openai_extras(e, rec);
+    if openai_flavoured(rec.provider()) {
+        record_openai_extras(e, rec);
+    }
 }
 
 fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
     match kind {
         "message_start" => {
             if let Some(message) = v.get("message") {
-                if let Some(id) = text(message, "id") {
+                let id = text(message, "id");
+                rec.infer_provider(anthropic_or_bedrock(id));
+                if let Some(id) = id {
                     rec.id(id);
                 }
                 if let Some(model) = text(message, "model") {
@@ -93,6 +100,9 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
             let delta = v.get("delta").unwrap_or(&Value::Null);
             match text(delta, "type") {
                 Some("text_delta") => rec.output_text_delta(0, text(delta, "text").unwrap_or("")),
+                Some("thinking_delta") => {
+                    rec.reasoning_delta(0, text(delta, "thinking").unwrap_or(""));
+                }
                 Some("input_json_delta") => {
                     let index = int(v, "index").unwrap_or(0) as usize;
                     rec.tool_call_delta(
@@ -153,11 +163,24 @@ impl GenAiChunk for Value {
             {
                 record_responses_event(kind, self, rec);
             }
+            Some(kind) if cohere::is_event(kind) => cohere::record_event(kind, self, rec),
             Some(kind) => record_anthropic_event(kind, self, rec),
             // OpenAI-compatible servers do not always send `object`.
             None if e.choices.is_some() => {
                 e.record_id_and_model(rec);
                 record_chat_chunk(&e, rec);
+            }
+            None if e.candidates.is_some() || e.usage_metadata.is_some() => {
+                google::record_response(self, rec, true);
+            }
+            None if e.done.is_some_and(Value::is_boolean) => {
+                ollama::record_response(self, rec, true);
+            }
+            None if bedrock::is_chunk(self) => bedrock::record_chunk(self, rec),
+            None if e.error.is_some_and(Value::is_object) => {
+                if let Some(error) = e.error {
+                    record_error_body(error, rec);
+                }
             }
             None => {}
         }

@@ -10,18 +10,55 @@ use super::at;
 /// Maps a provider finish reason to the output-message schema's enum (`stop`, `length`,
 /// `content_filter`, `tool_call`, `error`); unknown values pass through.
 pub(crate) fn schema_finish_reason(reason: &str) -> String {
+    let lower;
+    let reason = if reason.bytes().any(|b| b.is_ascii_uppercase()) {
+        lower = reason.to_ascii_lowercase();
+        lower.as_str()
+    } else {
+        reason
+    };
     match reason {
-        "stop" | "end_turn" | "stop_sequence" | "completed" | "pause_turn" => "stop",
-        "length" | "max_tokens" | "max_output_tokens" | "model_context_window_exceeded" => "length",
-        "content_filter" | "refusal" | "safety" => "content_filter",
-        "tool_calls" | "function_call" | "tool_use" => "tool_call",
-        "error" | "failed" | "cancelled" => "error",
+        "stop" | "end_turn" | "stop_sequence" | "completed" | "pause_turn" | "complete"
+        | "finish" | "end" => "stop",
+        "length"
+        | "max_tokens"
+        | "max_output_tokens"
+        | "model_context_window_exceeded"
+        | "model_length" => "length",
+        "content_filter"
+        | "refusal"
+        | "safety"
+        | "recitation"
+        | "blocklist"
+        | "prohibited_content"
+        | "spii"
+        | "image_safety"
+        | "content_filtered"
+        | "guardrail_intervened"
+        | "error_toxic" => "content_filter",
+        "tool_calls" | "function_call" | "tool_use" | "tool_call" | "unexpected_tool_call" => {
+            "tool_call"
+        }
+        "error"
+        | "failed"
+        | "cancelled"
+        | "malformed_function_call"
+        | "other"
+        | "finish_reason_unspecified"
+        | "language"
+        | "error_limit" => "error",
         other => other,
     }
     .to_owned()
 }
 
-fn text_part(text: &str) -> Value {
+/// The schema's finish reason; a message whose reason the provider did not give (a cut
+/// stream) reads `error`, as the official instrumentations record it, never `null`.
+pub(crate) fn finish_reason_or_error(reason: Option<&str>) -> Value {
+    reason.map_or_else(|| "error".into(), |r| schema_finish_reason(r).into())
+}
+
+pub(super) fn text_part(text: &str) -> Value {
     json!({"type": "text", "content": text})
 }
 
@@ -36,18 +73,24 @@ fn arguments(raw: Option<&Value>) -> Value {
     }
 }
 
-fn tool_call_part(id: Option<&Value>, name: Option<&Value>, args: Option<&Value>) -> Value {
+pub(super) fn tool_call_part(
+    id: Option<&Value>,
+    name: Option<&Value>,
+    args: Option<&Value>,
+) -> Value {
     let mut part = Map::new();
     part.insert("type".into(), "tool_call".into());
     if let Some(id) = id.filter(|v| !v.is_null()) {
         part.insert("id".into(), id.clone());
     }
-    part.insert("name".into(), name.cloned().unwrap_or(Value::Null));
+    // The schema requires a string name.
+    let name = name.filter(|n| n.is_string()).cloned();
+    part.insert("name".into(), name.unwrap_or_else(|| "".into()));
     part.insert("arguments".into(), arguments(args));
     Value::Object(part)
 }
 
-fn tool_response_part(id: Option<&Value>, response: Value) -> Value {
+pub(super) fn tool_response_part(id: Option<&Value>, response: Value) -> Value {
     let mut part = Map::new();
     part.insert("type".into(), "tool_call_response".into());
     if let Some(id) = id.filter(|v| !v.is_null()) {
@@ -268,7 +311,7 @@ pub(crate) fn output_message(message: &Value, finish_reason: Option<&str>) -> Va
         );
         map.insert(
             "finish_reason".into(),
-            finish_reason.map_or(Value::Null, |r| schema_finish_reason(r).into()),
+            finish_reason_or_error(finish_reason),
         );
     }
     out
@@ -279,7 +322,7 @@ pub(crate) fn text_output_message(text: &str, finish_reason: Option<&str>) -> Va
     json!({
         "role": "assistant",
         "parts": [text_part(text)],
-        "finish_reason": finish_reason.map_or(Value::Null, |r| schema_finish_reason(r).into()),
+        "finish_reason": finish_reason_or_error(finish_reason),
     })
 }
 
@@ -293,7 +336,7 @@ pub(crate) fn responses_output(output: &[Value]) -> Value {
             Some("message") => messages.push(json!({
                 "role": item.get("role").cloned().unwrap_or_else(|| "assistant".into()),
                 "parts": content_parts(item.get("content")),
-                "finish_reason": status.map_or(Value::Null, |s| schema_finish_reason(s).into()),
+                "finish_reason": finish_reason_or_error(status),
             })),
             Some("function_call") => messages.push(json!({
                 "role": "assistant",
@@ -313,7 +356,7 @@ pub(crate) fn responses_output(output: &[Value]) -> Value {
                     messages.push(json!({
                         "role": "assistant",
                         "parts": parts,
-                        "finish_reason": status.map_or(Value::Null, |s| schema_finish_reason(s).into()),
+                        "finish_reason": finish_reason_or_error(status),
                     }));
                 }
             }

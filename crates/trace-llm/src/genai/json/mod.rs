@@ -8,7 +8,7 @@ pub(crate) mod messages;
 
 use serde_json::Value;
 
-use super::{GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage};
+use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage};
 use crate::intern::intern;
 use crate::semconv as sc;
 use crate::span::Operation;
@@ -59,8 +59,12 @@ macro_rules! fields {
     };
 }
 
-// After `fields!`, which it uses.
+// After `fields!`, which they use.
+mod bedrock;
 mod chunks;
+mod cohere;
+mod google;
+mod ollama;
 
 /// A count from the payload: a non-negative integer, or nothing (a negative or fractional
 /// value is not a count; `u64` values past `i64::MAX` are not representable as attributes).
@@ -144,7 +148,41 @@ impl GenAiRequest for Value {
             system = "system",
             instructions = "instructions",
             tools = "tools",
+            contents = "contents",
+            inference_config = "inferenceConfig",
+            tool_config = "toolConfig",
+            additional_fields = "additionalModelRequestFields",
+            schema_version = "schemaVersion",
+            titan_config = "textGenerationConfig",
+            max_gen_len = "max_gen_len",
+            options = "options",
+            keep_alive = "keep_alive",
+            think = "think",
+            cohere_p = "p",
+            cohere_k = "k",
+            random_seed = "random_seed",
+            anthropic_version = "anthropic_version",
         );
+        // Providers whose request shape differs from OpenAI's and Anthropic's.
+        if contents.is_some() {
+            return google::record_request(self, rec);
+        }
+        let bedrock_keys = [
+            inference_config,
+            tool_config,
+            additional_fields,
+            schema_version,
+            titan_config,
+            max_gen_len,
+        ];
+        if bedrock_keys.iter().any(Option::is_some)
+            || (anthropic_version.is_none() && bedrock::converse_blocks(chat_messages))
+        {
+            return bedrock::record_request(self, rec);
+        }
+        if options.is_some_and(Value::is_object) || keep_alive.is_some() || think.is_some() {
+            return ollama::record_request(self, rec);
+        }
         if let Some(t) = as_num(temperature) {
             rec.temperature(t);
         }
@@ -159,10 +197,11 @@ impl GenAiRequest for Value {
         if let Some(n) = max_tokens {
             rec.max_tokens(n);
         }
-        if let Some(p) = as_num(top_p) {
+        // Cohere names them `p` and `k`.
+        if let Some(p) = as_num(top_p.or(cohere_p)) {
             rec.top_p(p);
         }
-        if let Some(k) = as_num(top_k) {
+        if let Some(k) = as_num(top_k.or(cohere_k)) {
             rec.top_k(k);
         }
         if let Some(p) = as_num(frequency_penalty) {
@@ -177,7 +216,8 @@ impl GenAiRequest for Value {
                 rec.stop_sequences(stop);
             }
         }
-        if let Some(seed) = as_int(seed) {
+        // Mistral names it `random_seed`.
+        if let Some(seed) = as_int(seed.or(random_seed)) {
             rec.seed(seed);
         }
         if stream.and_then(Value::as_bool) == Some(true) {
@@ -198,7 +238,7 @@ impl GenAiRequest for Value {
                 rec.encoding_formats(strings(format));
             }
         }
-        if openai_flavoured(rec.provider()) {
+        if anthropic_version.is_none() && system.is_none() && openai_flavoured(rec.provider()) {
             if let Some(tier) = as_text(service_tier).filter(|t| *t != "auto") {
                 rec.attr(sc::OPENAI_REQUEST_SERVICE_TIER, intern(tier));
             }
@@ -257,6 +297,17 @@ struct Entries<'a> {
     role: Option<&'a Value>,
     content: Option<&'a Value>,
     completion: Option<&'a Value>,
+    // Shapes of other providers, told apart by these.
+    candidates: Option<&'a Value>,
+    usage_metadata: Option<&'a Value>,
+    stop_reason_camel: Option<&'a Value>,
+    done: Option<&'a Value>,
+    finish_reason: Option<&'a Value>,
+    message: Option<&'a Value>,
+    results: Option<&'a Value>,
+    generation: Option<&'a Value>,
+    x_groq: Option<&'a Value>,
+    prompt_filter_results: Option<&'a Value>,
 }
 
 impl<'a> Entries<'a> {
@@ -280,16 +331,47 @@ impl<'a> Entries<'a> {
             role = "role",
             content = "content",
             completion = "completion",
+            candidates = "candidates",
+            usage_metadata = "usageMetadata",
+            stop_reason_camel = "stopReason",
+            done = "done",
+            finish_reason = "finish_reason",
+            message = "message",
+            results = "results",
+            generation = "generation",
+            x_groq = "x_groq",
+            prompt_filter_results = "prompt_filter_results",
         });
         e
     }
 
+    /// Providers that speak OpenAI's chat format but say who they are.
+    fn record_compatible_provider(&self, rec: &mut ResponseRecorder<'_>) {
+        if self.x_groq.is_some() {
+            rec.infer_provider("groq");
+        } else if self.prompt_filter_results.is_some() || self.has_content_filter_results() {
+            rec.infer_provider("azure.ai.openai");
+        } else if self
+            .usage
+            .is_some_and(|u| entry(u, "prompt_cache_hit_tokens").is_some())
+        {
+            rec.infer_provider("deepseek");
+        }
+    }
+
+    fn has_content_filter_results(&self) -> bool {
+        self.choices()
+            .first()
+            .is_some_and(|c| entry(c, "content_filter_results").is_some())
+    }
+
     /// The response id and model, which every shape carries the same way.
     fn record_id_and_model(&self, rec: &mut ResponseRecorder<'_>) {
-        if let Some(id) = as_text(self.id) {
+        // Azure's first stream chunk (its prompt filter results) has empty ones.
+        if let Some(id) = as_text(self.id).filter(|s| !s.is_empty()) {
             rec.id(id);
         }
-        if let Some(model) = as_text(self.model) {
+        if let Some(model) = as_text(self.model).filter(|s| !s.is_empty()) {
             rec.model(model);
         }
     }
@@ -321,6 +403,7 @@ fn openai_usage(usage: &Value) -> Option<Usage> {
         input_details = "input_tokens_details",
         completion_details = "completion_tokens_details",
         output_details = "output_tokens_details",
+        cache_hits = "prompt_cache_hit_tokens",
     );
     let detail = |first: Option<&Value>, second: Option<&Value>, key: &str| {
         first
@@ -332,7 +415,9 @@ fn openai_usage(usage: &Value) -> Option<Usage> {
     let input = as_int(prompt_tokens).or_else(|| as_int(input_tokens))?;
     let mut u = Usage::input(input);
     u.output_tokens = as_int(completion_tokens).or_else(|| as_int(output_tokens));
-    u.cache_read_input_tokens = detail(prompt_details, input_details, "cached_tokens");
+    // DeepSeek reports cache hits beside the total.
+    u.cache_read_input_tokens =
+        detail(prompt_details, input_details, "cached_tokens").or_else(|| as_int(cache_hits));
     u.reasoning_output_tokens = detail(completion_details, output_details, "reasoning_tokens");
     Some(u)
 }
@@ -376,6 +461,7 @@ fn record_openai_extras(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
 }
 
 fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
+    e.record_compatible_provider(rec);
     let choices = e.choices();
     for (i, choice) in choices.iter().enumerate() {
         if let (index, Some(reason)) = choice_index_and_reason(i, choice) {
@@ -385,7 +471,9 @@ fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
     if let Some(usage) = e.usage.and_then(openai_usage) {
         rec.usage(usage);
     }
-    record_openai_extras(e, rec);
+    if openai_flavoured(rec.provider()) {
+        record_openai_extras(e, rec);
+    }
     if rec.capture_content() {
         rec.output_messages(|| {
             Value::Array(
@@ -519,33 +607,115 @@ fn record_anthropic_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) 
 }
 
 /// An error body (`{"error": {...}}`) returned as a value: recorded as the call's error.
+/// Google's carries the HTTP status as a number in `code` and its status name in `status`.
 fn record_error_body(error: &Value, rec: &mut ResponseRecorder<'_>) {
-    let kind = text(error, "type");
+    let kind = text(error, "type").or_else(|| text(error, "status"));
     let code = text(error, "code");
-    let error_type = super::errors::classify(None, kind, code);
+    let status = entry(error, "code")
+        .and_then(Value::as_u64)
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| (100..600).contains(n));
+    let error_type = super::errors::classify(status, kind, code);
     rec.error(&error_type, text(error, "message").unwrap_or(""));
+}
+
+/// An error body that is only a message (`{"message": "..."}` from Bedrock or Cohere,
+/// `{"error": "..."}` from Ollama), with an AWS `__type` when there is one.
+fn record_message_error(v: &Value, message: &str, rec: &mut ResponseRecorder<'_>) {
+    let error_type = match text(v, "__type").or_else(|| text(v, "code")) {
+        Some(name) => bedrock::exception_type(name),
+        None => sc::error_type::OTHER,
+    };
+    rec.error(error_type, message);
 }
 
 impl GenAiResponse for Value {
     fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
+        // A whole stream collected into one array (Gemini's `streamGenerateContent`
+        // without `alt=sse`, a client that buffers): each item is a chunk.
+        if let Value::Array(items) = self {
+            for item in items {
+                item.record_chunk(rec);
+            }
+            return;
+        }
         let e = Entries::of(self);
-        e.record_id_and_model(rec);
         match (as_text(e.object), as_text(e.kind)) {
-            (Some("chat.completion" | "text_completion"), _) => record_chat_completion(&e, rec),
-            (Some("response"), _) => record_responses_response(&e, rec),
-            (Some("list"), _) => record_embeddings(&e, rec),
-            (_, Some("message")) => record_anthropic_message(&e, rec),
-            (_, Some("completion")) => record_anthropic_completion(&e, rec),
+            (Some("chat.completion" | "text_completion"), _) => {
+                e.record_id_and_model(rec);
+                record_chat_completion(&e, rec);
+            }
+            (Some("response"), _) => {
+                e.record_id_and_model(rec);
+                record_responses_response(&e, rec);
+            }
+            (Some("list"), _) => {
+                e.record_id_and_model(rec);
+                record_embeddings(&e, rec);
+            }
+            (_, Some("message")) => {
+                e.record_id_and_model(rec);
+                rec.infer_provider(anthropic_or_bedrock(as_text(e.id)));
+                record_anthropic_message(&e, rec);
+            }
+            (_, Some("completion")) => {
+                e.record_id_and_model(rec);
+                rec.infer_provider(anthropic_or_bedrock(as_text(e.id)));
+                record_anthropic_completion(&e, rec);
+            }
             (_, Some("error")) | (None, None) if e.error.is_some_and(Value::is_object) => {
                 if let Some(error) = e.error {
                     record_error_body(error, rec);
                 }
             }
+            _ if e.candidates.is_some() || e.usage_metadata.is_some() => {
+                google::record_response(self, rec, false);
+            }
+            _ if e.stop_reason_camel.is_some()
+                || e.output.is_some_and(Value::is_object)
+                || (e.results.is_some() && e.usage.is_none())
+                || e.generation.is_some() =>
+            {
+                bedrock::record_response(self, rec);
+            }
+            _ if e.done.is_some_and(Value::is_boolean) => {
+                ollama::record_response(self, rec, false);
+            }
+            _ if e.finish_reason.is_some_and(Value::is_string)
+                && e.message.is_some_and(Value::is_object) =>
+            {
+                cohere::record_response(self, rec);
+            }
             // OpenAI-compatible servers do not always send `object`.
-            _ if e.choices.is_some() => record_chat_completion(&e, rec),
-            _ if e.data.is_some() => record_embeddings(&e, rec),
+            _ if e.choices.is_some() => {
+                e.record_id_and_model(rec);
+                record_chat_completion(&e, rec);
+            }
+            _ if e.data.is_some() => {
+                e.record_id_and_model(rec);
+                record_embeddings(&e, rec);
+            }
+            // Only a model call's value is read as a bare error message: a tool may well
+            // return `{"message": "done"}`.
+            _ if rec.operation().is_inference() => {
+                let small = self.as_object().is_some_and(|m| m.len() <= 3);
+                if let Some(message) = as_text(e.error).or_else(|| as_text(e.message)) {
+                    if small {
+                        record_message_error(self, message, rec);
+                    }
+                }
+            }
             _ => {}
         }
+    }
+}
+
+/// Anthropic's message shape, from Anthropic or through Bedrock (`msg_bdrk_` ids).
+fn anthropic_or_bedrock(id: Option<&str>) -> &'static str {
+    if id.is_some_and(|id| id.starts_with("msg_bdrk_")) {
+        bedrock::PROVIDER
+    } else {
+        "anthropic"
     }
 }
 
