@@ -26,9 +26,22 @@ pub struct Interaction {
     pub body: String,
     /// The decoded events of a binary AWS event stream (`response.chunks`), in order.
     pub decoded_chunks: Vec<Value>,
+    /// `base64` when `body` holds binary bytes (AWS event streams).
+    pub body_encoding: Option<String>,
 }
 
 impl Interaction {
+    /// The exact bytes the service sent.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        match self.body_encoding.as_deref() {
+            Some("base64") => base64::engine::general_purpose::STANDARD
+                .decode(&self.body)
+                .expect("base64 body"),
+            _ => self.body.clone().into_bytes(),
+        }
+    }
+
     pub fn is_stream(&self) -> bool {
         self.content_type.starts_with("text/event-stream")
     }
@@ -79,6 +92,7 @@ impl Fixture {
                     .unwrap_or("")
                     .to_owned(),
                 body: i["response"]["body"].as_str().expect("body").to_owned(),
+                body_encoding: i["response"]["body_encoding"].as_str().map(str::to_owned),
                 decoded_chunks: i["response"]["chunks"]
                     .as_array()
                     .cloned()
@@ -118,10 +132,8 @@ impl Fixture {
         let server = MockServer::start().await;
         for (n, interaction) in self.interactions.iter().enumerate() {
             let route = interaction.path.split('?').next().unwrap_or("/").to_owned();
-            let response = ResponseTemplate::new(interaction.status).set_body_raw(
-                interaction.body.clone().into_bytes(),
-                &interaction.content_type,
-            );
+            let response = ResponseTemplate::new(interaction.status)
+                .set_body_raw(interaction.body_bytes(), &interaction.content_type);
             Mock::given(method(interaction.method.as_str()))
                 .and(path(route))
                 .respond_with(response)

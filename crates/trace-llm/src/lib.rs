@@ -200,7 +200,7 @@ pub use error::Error;
 pub use future::{EndSpan, Finish, FutureExt, Instrumented, WithContext};
 pub use genai::{
     ErrorType, Evaluation, GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder,
-    ResponseRecorder, ScoredDocument, Usage, provider_error_type,
+    ResponseRecorder, ScoredDocument, Usage, model_from_url, provider_error_type,
 };
 pub use init::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENT_EXPORTS, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE,

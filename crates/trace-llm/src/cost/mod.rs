@@ -126,6 +126,10 @@ impl PriceTable {
     }
 
     fn warn_unknown(&self, provider: Option<&str>, model: &str) {
+        // Local models cost nothing per token: nothing to warn about.
+        if provider == Some("ollama") {
+            return;
+        }
         const MAX_WARNED: usize = 64;
         // Names longer than this are remembered by their prefix: the set's memory is bounded
         // whatever the model names are.

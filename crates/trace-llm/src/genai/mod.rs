@@ -12,6 +12,7 @@ mod errors;
 #[cfg(feature = "json")]
 pub(crate) mod json;
 mod record;
+mod url;
 mod usage;
 
 use std::borrow::Cow;
@@ -19,6 +20,7 @@ use std::borrow::Cow;
 pub use errors::provider_error_type;
 pub use record::{RequestRecorder, ResponseRecorder};
 pub(crate) use record::{ResponseData, StreamStats};
+pub use url::model_from_url;
 pub use usage::Usage;
 
 /// A request to a model: its model name and settings, and (when content capture is on) its

@@ -388,6 +388,16 @@ impl SpanState {
         if truncated {
             self.add_event(sc::TRACE_LLM_RESPONSE_TRUNCATED_EVENT, Vec::new());
         }
+        // `openai.*` keys belong to OpenAI and Azure OpenAI spans only. An OpenAI-shaped
+        // request read before the response named another provider (Ollama, Groq, ...) may
+        // have set them; the provider is known for sure only now.
+        if self
+            .provider
+            .as_deref()
+            .is_some_and(|p| !matches!(p, "openai" | "azure.ai.openai"))
+        {
+            attributes.retain(|kv| !kv.key.as_str().starts_with("openai."));
+        }
 
         crate::init::buffers::note_attributes(attributes.len());
         let Some(span_context) = frame.span.take() else {

@@ -232,7 +232,7 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
             .get("index")
             .and_then(Value::as_u64)
             .map_or(position, |n| n as usize);
-        if let Some(reason) = as_text(get(candidate, "finishReason", "finish_reason")) {
+        if let Some(reason) = finish_reason(candidate) {
             rec.finish_reason(index, reason);
         }
         if stream && rec.capture_content() {
@@ -251,13 +251,38 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
                             "parts".into(),
                             Value::Array(parts(c.get("content").and_then(|c| c.get("parts")))),
                         );
-                        let reason = as_text(get(c, "finishReason", "finish_reason"));
+                        let reason = finish_reason(c);
                         message.insert("finish_reason".into(), finish_reason_or_error(reason));
                         Value::Object(message)
                     })
                     .collect(),
             )
         });
+    }
+}
+
+/// A candidate's finish reason by name; the integer encoding (`enum-encoding=int`, which
+/// Vertex AI's SDK asks for) is turned into the name it stands for.
+fn finish_reason(candidate: &Value) -> Option<&str> {
+    const NAMES: [&str; 12] = [
+        "FINISH_REASON_UNSPECIFIED",
+        "STOP",
+        "MAX_TOKENS",
+        "SAFETY",
+        "RECITATION",
+        "OTHER",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "MALFORMED_FUNCTION_CALL",
+        "MODEL_ARMOR",
+        "IMAGE_PROHIBITED_CONTENT",
+    ];
+    let reason = get(candidate, "finishReason", "finish_reason")?;
+    match reason {
+        Value::String(s) => Some(s),
+        Value::Number(n) => NAMES.get(usize::try_from(n.as_u64()?).ok()?).copied(),
+        _ => None,
     }
 }
 
