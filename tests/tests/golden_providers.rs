@@ -511,7 +511,10 @@ fn provider_model_ids_have_prices() {
         ("gcp.gemini", "gemini-2.0-flash"),
         ("gcp.vertex_ai", "gemini-2.5-pro"),
         ("aws.bedrock", "anthropic.claude-3-haiku-20240307-v1:0"),
-        ("aws.bedrock", "us.anthropic.claude-3-5-sonnet-20241022-v2:0"),
+        (
+            "aws.bedrock",
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        ),
         ("aws.bedrock", "amazon.nova-micro-v1:0"),
         ("aws.bedrock", "meta.llama3-1-70b-instruct-v1:0"),
         ("cohere", "command-r-08-2024"),
@@ -531,4 +534,39 @@ fn provider_model_ids_have_prices() {
         }
     }
     assert!(missing.is_empty(), "no price for: {missing:?}");
+}
+
+#[trace_llm(kind = "chat", model = "llama3", base_url = base)]
+fn local_chat(base: &str) -> Value {
+    json!({"model": "llama3", "created_at": "2024-05-24T21:01:59Z", "done": true,
+           "done_reason": "stop", "message": {"role": "assistant", "content": "hi"},
+           "prompt_eval_count": 3, "eval_count": 1})
+}
+
+#[test]
+fn base_url_sets_the_server_on_spans_and_metrics() {
+    use trace_llm_tests::metrics::histogram;
+    let metrics = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let h = Harness::with(|c| c.with_metric_exporter(metrics.clone()));
+    for (url, host, port) in [
+        ("http://localhost:11434", "localhost", 11434),
+        ("https://api.example.com/v1", "api.example.com", 443),
+        ("http://[::1]:8080/api", "::1", 8080),
+    ] {
+        h.exporter.reset();
+        local_chat(url);
+        let s = h.span("chat llama3");
+        assert_eq!(attr_str(&s, "server.address"), Some(host), "{url}");
+        assert_eq!(attr_i64(&s, "server.port"), Some(port), "{url}");
+    }
+    local_chat("not a url");
+    h.guard().force_flush().expect("flush");
+    let points = histogram(&metrics, "gen_ai.client.operation.duration");
+    assert!(
+        points
+            .iter()
+            .any(|p| p.has("server.address", "localhost") && p.has("server.port", "11434")),
+        "{points:#?}"
+    );
+    assert!(points.iter().any(|p| p.attr("server.address").is_none()));
 }

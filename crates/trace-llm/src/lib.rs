@@ -138,6 +138,18 @@ pub mod __private;
 /// # chat(&Ask { model: "gpt-4o".into(), temperature: 0.1 });
 /// ```
 ///
+/// **`base_url = expr`**: the provider's base URL (anything `AsRef<str>`) sets
+/// `server.address` and `server.port` (the scheme's default port when the URL has none), on
+/// the span and on the GenAI metrics.
+///
+/// ```
+/// use trace_llm::trace_llm;
+///
+/// #[trace_llm(kind = "chat", model = "llama3", base_url = base)]
+/// fn chat(base: &str) -> String { "hi".into() }
+/// # chat("http://localhost:11434");
+/// ```
+///
 /// **`tool = "name"`** (default: the function name) and **`tool_call_id = expr`** for
 /// `execute_tool` spans; `gen_ai.tool.type` is `function`.
 ///
