@@ -28,6 +28,8 @@ pub struct Interaction {
     pub decoded_chunks: Vec<Value>,
     /// `base64` when `body` holds binary bytes (AWS event streams).
     pub body_encoding: Option<String>,
+    /// The few response headers recorded (`x-amzn-errortype`, request ids, ...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Interaction {
@@ -93,6 +95,14 @@ impl Fixture {
                     .to_owned(),
                 body: i["response"]["body"].as_str().expect("body").to_owned(),
                 body_encoding: i["response"]["body_encoding"].as_str().map(str::to_owned),
+                headers: i["response"]["headers"]
+                    .as_object()
+                    .map(|h| {
+                        h.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 decoded_chunks: i["response"]["chunks"]
                     .as_array()
                     .cloned()
@@ -132,8 +142,11 @@ impl Fixture {
         let server = MockServer::start().await;
         for (n, interaction) in self.interactions.iter().enumerate() {
             let route = interaction.path.split('?').next().unwrap_or("/").to_owned();
-            let response = ResponseTemplate::new(interaction.status)
+            let mut response = ResponseTemplate::new(interaction.status)
                 .set_body_raw(interaction.body_bytes(), &interaction.content_type);
+            for (name, value) in &interaction.headers {
+                response = response.insert_header(name.as_str(), value.as_str());
+            }
             Mock::given(method(interaction.method.as_str()))
                 .and(path(route))
                 .respond_with(response)

@@ -164,3 +164,151 @@ fn bedrock_converse_stream_over_http() {
     assert_eq!(system[0]["content"], "You are a friendly app");
     assert!(!is_error(&span));
 }
+
+mod aws_sdk {
+    use aws_sdk_bedrockruntime::config::{Credentials, Region};
+    use aws_sdk_bedrockruntime::error::SdkError;
+    use aws_sdk_bedrockruntime::operation::converse::builders::ConverseFluentBuilder;
+    use aws_sdk_bedrockruntime::operation::converse::{ConverseError, ConverseOutput};
+    use aws_sdk_bedrockruntime::operation::converse_stream::builders::ConverseStreamFluentBuilder;
+    use aws_sdk_bedrockruntime::types::{
+        ContentBlock, ConversationRole, ConverseStreamOutput, InferenceConfiguration, Message,
+        SystemContentBlock,
+    };
+    use trace_llm::trace_llm;
+    use trace_llm_tests::fixtures::Fixture;
+    use trace_llm_tests::*;
+
+    fn client(endpoint: String) -> aws_sdk_bedrockruntime::Client {
+        let config = aws_sdk_bedrockruntime::Config::builder()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(endpoint)
+            .build();
+        aws_sdk_bedrockruntime::Client::from_conf(config)
+    }
+
+    fn user(text: &str) -> Message {
+        Message::builder()
+            .role(ConversationRole::User)
+            .content(ContentBlock::Text(text.into()))
+            .build()
+            .expect("message")
+    }
+
+    #[trace_llm(kind = "chat", request = req)]
+    async fn converse(
+        req: ConverseFluentBuilder,
+    ) -> Result<ConverseOutput, SdkError<ConverseError>> {
+        req.send().await
+    }
+
+    #[trace_llm(kind = "chat", request = req, stream)]
+    async fn converse_stream(
+        req: ConverseStreamFluentBuilder,
+    ) -> Result<
+        std::pin::Pin<Box<dyn futures_core::Stream<Item = ConverseStreamOutput> + Send>>,
+        String,
+    > {
+        let output = req.send().await.map_err(|e| e.to_string())?;
+        let events = futures_util::stream::unfold(output.stream, |mut receiver| async move {
+            match receiver.recv().await {
+                Ok(Some(event)) => Some((event, receiver)),
+                _ => None,
+            }
+        });
+        Ok(Box::pin(events))
+    }
+
+    /// The real `aws-sdk-bedrockruntime` client against the replayed recording.
+    #[test]
+    fn the_aws_sdk_converse_output_and_errors() {
+        let h = Harness::with(|c| c.capture_content(true));
+        let rt = multi_thread_runtime(2);
+        let fixture = Fixture::named("bedrock-recorded", "botocore__test_converse_no_content");
+        let output = rt.block_on(async {
+            let server = fixture.serve().await;
+            let request = client(server.uri())
+                .converse()
+                .model_id("amazon.titan-text-lite-v1")
+                .messages(user("Say this is a test"))
+                .inference_config(
+                    InferenceConfiguration::builder()
+                        .max_tokens(10)
+                        .temperature(0.8)
+                        .top_p(1.0)
+                        .stop_sequences("|")
+                        .build(),
+                );
+            converse(request).await
+        });
+        assert!(output.is_ok(), "{output:?}");
+        let span = h.span("chat amazon.titan-text-lite-v1");
+        assert_eq!(attr_str(&span, "gen_ai.provider.name"), Some("aws.bedrock"));
+        assert_eq!(attr_i64(&span, "gen_ai.usage.input_tokens"), Some(8));
+        assert_eq!(attr_i64(&span, "gen_ai.usage.output_tokens"), Some(10));
+        assert_eq!(attr_i64(&span, "gen_ai.request.max_tokens"), Some(10));
+        assert_eq!(
+            attr_strings(&span, "gen_ai.response.finish_reasons"),
+            Some(vec!["max_tokens".into()])
+        );
+        let output: serde_json::Value =
+            serde_json::from_str(attr_str(&span, "gen_ai.output.messages").expect("output"))
+                .expect("JSON");
+        assert_eq!(output[0]["parts"][0]["content"], "Hello, how are you doing");
+        assert_eq!(output[0]["finish_reason"], "length");
+
+        // The recorded 400 with its x-amzn-errortype header.
+        h.exporter.reset();
+        let fixture = Fixture::named(
+            "bedrock-recorded",
+            "botocore__test_converse_with_invalid_model",
+        );
+        let failed = rt.block_on(async {
+            let server = fixture.serve().await;
+            let request = client(server.uri())
+                .converse()
+                .model_id("does-not-exist")
+                .messages(user("Say this is a test"));
+            converse(request).await
+        });
+        assert!(failed.is_err());
+        let span = h.span("chat does-not-exist");
+        assert!(is_error(&span));
+        assert_eq!(attr_str(&span, "error.type"), Some("invalid_request"));
+    }
+
+    #[test]
+    fn the_aws_sdk_converse_stream() {
+        let h = Harness::with(|c| c.capture_content(true));
+        let rt = multi_thread_runtime(2);
+        let fixture = Fixture::named(
+            "bedrock-recorded",
+            "botocore__test_converse_stream_no_content_different_events",
+        );
+        let events = rt.block_on(async {
+            use futures_util::StreamExt;
+            let server = fixture.serve().await;
+            let request = client(server.uri())
+                .converse_stream()
+                .model_id("anthropic.claude-v2")
+                .system(SystemContentBlock::Text("You are a friendly app".into()))
+                .messages(user("Say this is a test"));
+            let stream = converse_stream(request).await.expect("stream");
+            stream.count().await
+        });
+        assert_eq!(events, fixture.interactions[0].decoded_chunks.len());
+        let span = h.span("chat anthropic.claude-v2");
+        assert_eq!(attr_i64(&span, "gen_ai.usage.input_tokens"), Some(37));
+        assert_eq!(attr_i64(&span, "gen_ai.usage.output_tokens"), Some(8));
+        assert_eq!(
+            attr_strings(&span, "gen_ai.response.finish_reasons"),
+            Some(vec!["end_turn".into()])
+        );
+        assert_eq!(
+            attr_i64(&span, "trace_llm.stream.chunks"),
+            Some(events as i64)
+        );
+        assert!(attr_str(&span, "gen_ai.system_instructions").is_some());
+    }
+}

@@ -92,7 +92,7 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
 
 /// A Converse message (`{"role", "content": [blocks]}`) as a semconv message; a user
 /// message made of tool results is the tool's.
-fn message(m: &Value) -> Value {
+pub(crate) fn message(m: &Value) -> Value {
     let parts: Vec<Value> = m
         .get("content")
         .and_then(Value::as_array)

@@ -62,6 +62,8 @@ macro_rules! fields {
 // After `fields!`, which they use.
 mod bedrock;
 mod chunks;
+#[cfg(feature = "aws-bedrock")]
+pub(crate) use bedrock::{exception_type as aws_exception_type, message as bedrock_message};
 mod cohere;
 mod google;
 mod ollama;
