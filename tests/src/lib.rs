@@ -185,8 +185,10 @@ pub fn is_error(span: &SpanData) -> bool {
     matches!(span.status, Status::Error { .. })
 }
 
+/// Ended without error: the status is left Unset, as the conventions ask (Ok is the
+/// application's own override).
 pub fn is_ok(span: &SpanData) -> bool {
-    matches!(span.status, Status::Ok)
+    matches!(span.status, Status::Unset)
 }
 
 /// Asserts `child`'s parent is `parent` (same trace, parent id).

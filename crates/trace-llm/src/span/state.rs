@@ -247,7 +247,8 @@ impl SpanState {
         }
         self.add_event(sc::EXCEPTION_EVENT, event_attrs);
         if self.error_type.is_none() {
-            self.status = Status::error(message.unwrap_or_else(|| error_type.to_string()));
+            // The description says what happened; `error.type` already says which kind.
+            self.status = Status::error(message.unwrap_or_default());
             self.error_type = Some(error_type);
         }
     }
@@ -274,7 +275,7 @@ impl SpanState {
             }
         }
         if self.error_type.is_none() {
-            self.status = Status::error(sc::error_type::CANCELLED);
+            self.status = Status::error("");
             self.error_type = Some(Cow::Borrowed(sc::error_type::CANCELLED));
         }
     }
@@ -419,12 +420,9 @@ impl SpanState {
             dropped_attributes_count: self.dropped_attributes,
             events,
             links: SpanLinks::default(),
-            // Instrumentation usually leaves success Unset; GenAI backends (and our users) read
-            // Unset as "did not finish", so a span that ended without error is Ok.
-            status: match std::mem::replace(&mut self.status, Status::Unset) {
-                Status::Unset => Status::Ok,
-                other => other,
-            },
+            // Success stays Unset: OpenTelemetry reserves Ok for the application's own
+            // override, and the GenAI conventions leave a successful call's status unset.
+            status: std::mem::replace(&mut self.status, Status::Unset),
             instrumentation_scope: pipeline.settings.scope.clone(),
         });
     }
