@@ -308,7 +308,9 @@ pub fn sdk_agent(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
             body()
         };
         let span = cx.span();
-        span.set_attributes(response_attributes(&response));
+        // Not the usage: the model call below reports it (each token counted once).
+        let [id, model, reasons, _, _] = response_attributes(&response);
+        span.set_attributes([id, model, reasons]);
         let (input, output) = (response.input_tokens, response.output_tokens);
         span.set_attributes([
             KeyValue::new("trace_llm.usage.total_cost", sdk_cost(input, output)),

@@ -276,6 +276,7 @@ fn judge() -> Evaluation {
         .score(4.0)
         .label("relevant")
         .explanation("on topic")
+        .response_id("chatcmpl-evaluated")
 }
 
 #[test]
@@ -325,6 +326,10 @@ fn tool_retrieval_and_evaluation_content() {
     assert_eq!(
         attr_in(attrs, "gen_ai.evaluation.score.label").map(|v| v.to_string()),
         Some("relevant".into())
+    );
+    assert_eq!(
+        attr_in(attrs, "gen_ai.response.id").map(|v| v.to_string()),
+        Some("chatcmpl-evaluated".into())
     );
 }
 

@@ -98,7 +98,7 @@ fn call_site_named_tool_dispatch() {
     assert_eq!(attr_str(&weather, "gen_ai.tool.type"), Some("function"));
     let time = h.span("execute_tool get_time");
     assert!(is_error(&time));
-    assert_eq!(attr_str(&time, "error.type"), Some("Error"));
+    assert_eq!(attr_str(&time, "error.type"), Some("fmt::Error"));
 }
 
 #[test]

@@ -179,11 +179,16 @@ fn a_failed_call_records_its_duration_with_error_type_and_no_tokens() {
     assert!(histogram(&metrics, TOKENS).is_empty());
 }
 
+fn chunks_of_type(chunks: &[serde_json::Value], kind: &str) -> usize {
+    chunks.iter().filter(|c| c["type"] == kind).count()
+}
+
 #[test]
 fn a_stream_records_time_to_first_chunk_and_one_gap_per_later_chunk() {
     let metrics = InMemoryMetricExporter::default();
     let h = Harness::with(|c| c.with_metric_exporter(metrics.clone()));
     let (req, chunks) = anthropic_stream();
+    let req_chunks = chunks.clone();
     let n = chunks.len();
     assert!(n > 2, "the fixture streams several chunks");
     let seen = futures_executor::block_on(chat_stream(&req, chunks).count());
@@ -197,10 +202,14 @@ fn a_stream_records_time_to_first_chunk_and_one_gap_per_later_chunk() {
     assert_single(&ttfc, span_ttfc);
     assert!(ttfc.has("gen_ai.provider.name", "anthropic"));
 
+    // Gaps between output chunks only: not the lifecycle events (message_start,
+    // content_block_start / stop, message_delta, message_stop, ping).
+    let output_chunks = chunks_of_type(&req_chunks, "content_block_delta");
+    assert!(output_chunks > 2 && output_chunks < n);
     let gaps = only(histogram(&metrics, TPOC), TPOC);
     assert_eq!(gaps.bounds, DURATION_BUCKETS.to_vec());
-    assert_eq!(gaps.count, n as u64 - 1);
-    assert_eq!(gaps.buckets.iter().sum::<u64>(), n as u64 - 1);
+    assert_eq!(gaps.count, output_chunks as u64 - 1);
+    assert_eq!(gaps.buckets.iter().sum::<u64>(), output_chunks as u64 - 1);
     // The gaps fit inside the span, after the first chunk.
     assert!(gaps.sum <= span_seconds(&span) - span_ttfc + 1e-6);
     assert!(gaps.has("gen_ai.response.model", "claude-3-haiku-20240307"));

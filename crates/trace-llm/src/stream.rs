@@ -67,7 +67,7 @@ pub(crate) fn record_stream_item<T: StreamItem>(item: &T, span: &mut LiveSpan) {
 struct Progress {
     chunks: u64,
     done: bool,
-    /// When the previous item arrived (for the time-per-chunk metric).
+    /// When the previous output item arrived (for the time-per-output-chunk metric).
     last_item: Option<SystemTime>,
     /// The time-per-chunk metric's attributes, built once (at the second chunk, when the
     /// first has told the response model).
@@ -88,21 +88,14 @@ impl Progress {
         }
     }
 
-    /// Counts the item (time to first chunk on the first) and records it.
+    /// Counts the item (time to first chunk on the first) and records it; the gap since the
+    /// previous output chunk goes to the time-per-output-chunk metric when this one carries
+    /// output (its extractor says so, or does not say).
     fn item<T>(&mut self, span: &mut LiveSpan, item: &T, on_item: OnItem<T>) {
         self.chunks += 1;
+        let now = SystemTime::now();
         if let Some(state) = span.state_mut() {
-            let now = SystemTime::now();
-            if let (Some(previous), Some(metrics)) =
-                (self.last_item, &state.pipeline.settings.metrics)
-            {
-                let gap = now.duration_since(previous).unwrap_or_default();
-                let attributes = self
-                    .gap_attributes
-                    .get_or_insert_with(|| metrics.chunk_attributes(state));
-                metrics.record_chunk_gap(state, attributes, gap.as_secs_f64());
-            }
-            self.last_item = Some(now);
+            state.response.chunk_output = None;
             let start = state.start;
             let stats = state
                 .response
@@ -115,6 +108,21 @@ impl Progress {
             }
         }
         on_item(item, span);
+        if let Some(state) = span.state_mut() {
+            if state.response.chunk_output == Some(false) {
+                return;
+            }
+            if let (Some(previous), Some(metrics)) =
+                (self.last_item, &state.pipeline.settings.metrics)
+            {
+                let gap = now.duration_since(previous).unwrap_or_default();
+                let attributes = self
+                    .gap_attributes
+                    .get_or_insert_with(|| metrics.chunk_attributes(state));
+                metrics.record_chunk_gap(state, attributes, gap.as_secs_f64());
+            }
+            self.last_item = Some(now);
+        }
     }
 
     /// The stream ended on its own: the span ends now, not when the adapter is dropped.

@@ -183,6 +183,10 @@ impl GenAiChunk for CreateChatCompletionStreamResponse {
         rec.id(&self.id);
         rec.model(&self.model);
         let capture = rec.capture_content();
+        rec.chunk_has_output(self.choices.iter().any(|c| {
+            c.delta.content.as_deref().is_some_and(|t| !t.is_empty())
+                || c.delta.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
+        }));
         for choice in &self.choices {
             let index = choice.index as usize;
             if let Some(reason) = choice.finish_reason {
@@ -379,6 +383,13 @@ impl GenAiResponse for Response {
 
 impl GenAiChunk for ResponseStreamEvent {
     fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
+        rec.chunk_has_output(matches!(
+            self,
+            ResponseStreamEvent::ResponseOutputTextDelta(_)
+                | ResponseStreamEvent::ResponseFunctionCallArgumentsDelta(_)
+                | ResponseStreamEvent::ResponseRefusalDelta(_)
+                | ResponseStreamEvent::ResponseReasoningSummaryTextDelta(_)
+        ));
         match self {
             ResponseStreamEvent::ResponseCreated(e) => {
                 rec.id(&e.response.id);

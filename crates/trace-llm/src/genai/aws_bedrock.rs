@@ -116,6 +116,7 @@ impl GenAiChunk for ConverseStreamOutput {
     fn record_chunk(&self, rec: &mut ResponseRecorder<'_>) {
         rec.infer_provider(PROVIDER);
         let index = |i: i32| usize::try_from(i).unwrap_or(0).min(1 << 16);
+        rec.chunk_has_output(matches!(self, ConverseStreamOutput::ContentBlockDelta(_)));
         match self {
             ConverseStreamOutput::ContentBlockStart(e) => {
                 if let Some(ContentBlockStart::ToolUse(t)) = e.start() {

@@ -192,7 +192,16 @@ impl<T: ScoredDocument> GenAiResponse for [T] {
         rec.retrieval_documents(|| {
             serde_json::Value::Array(
                 self.iter()
-                    .map(|d| serde_json::json!({"id": d.id(), "score": d.score()}))
+                    .filter_map(|d| {
+                        // The schema has no null id or score: a document without an id
+                        // is left out, a score only when known.
+                        let mut doc = serde_json::Map::new();
+                        doc.insert("id".into(), d.id()?.into());
+                        if let Some(score) = d.score().filter(|s| s.is_finite()) {
+                            doc.insert("score".into(), score.into());
+                        }
+                        Some(serde_json::Value::Object(doc))
+                    })
                     .collect(),
             )
         });
@@ -227,6 +236,8 @@ pub struct Evaluation {
     pub label: Option<String>,
     /// `gen_ai.evaluation.explanation`.
     pub explanation: Option<String>,
+    /// `gen_ai.response.id` of the response evaluated, which ties the result to its call.
+    pub response_id: Option<String>,
 }
 
 impl Evaluation {
@@ -237,6 +248,7 @@ impl Evaluation {
             score: None,
             label: None,
             explanation: None,
+            response_id: None,
         }
     }
 
@@ -255,6 +267,17 @@ impl Evaluation {
     /// The explanation.
     pub fn explanation(mut self, explanation: impl Into<String>) -> Self {
         self.explanation = Some(explanation.into());
+        self
+    }
+
+    /// The id of the response evaluated (its `gen_ai.response.id`).
+    ///
+    /// ```
+    /// let result = trace_llm::Evaluation::new("Relevance").score(0.9).response_id("chatcmpl-123");
+    /// assert_eq!(result.response_id.as_deref(), Some("chatcmpl-123"));
+    /// ```
+    pub fn response_id(mut self, id: impl Into<String>) -> Self {
+        self.response_id = Some(id.into());
         self
     }
 }
@@ -303,13 +326,22 @@ impl<T: ErrorType + ?Sized> ErrorType for Box<T> {
 }
 
 /// The last path segment of a type name, generics kept: `my_app::ToolError` →
-/// `ToolError`, `alloc::boxed::Box<dyn core::error::Error>` → `Box<dyn Error>`.
+/// `ToolError`, `alloc::boxed::Box<dyn core::error::Error>` → `Box<dyn Error>`. A bare
+/// `Error`, which half the ecosystem's crates define, keeps the module that tells it apart:
+/// `reqwest::error::Error` → `reqwest::Error`, `std::io::error::Error` → `io::Error`.
 pub(crate) fn short_type_name(full: &'static str) -> Cow<'static, str> {
     if !full.contains("::") {
         return Cow::Borrowed(full);
     }
     if !full.contains('<') {
-        return Cow::Borrowed(full.rsplit("::").next().unwrap_or(full));
+        let mut segments = full.rsplit("::");
+        let last = segments.next().unwrap_or(full);
+        if last == "Error" {
+            if let Some(module) = segments.find(|s| !matches!(*s, "error" | "errors")) {
+                return Cow::Owned(format!("{module}::Error"));
+            }
+        }
+        return Cow::Borrowed(last);
     }
     // Shorten every path inside the generic arguments too.
     let mut out = String::with_capacity(full.len());
@@ -337,6 +369,10 @@ mod tests {
     fn short_names() {
         assert_eq!(short_type_name("my_app::ToolError"), "ToolError");
         assert_eq!(short_type_name("u8"), "u8");
+        assert_eq!(short_type_name("reqwest::error::Error"), "reqwest::Error");
+        assert_eq!(short_type_name("std::io::error::Error"), "io::Error");
+        assert_eq!(short_type_name("core::fmt::Error"), "fmt::Error");
+        assert_eq!(short_type_name("anyhow::Error"), "anyhow::Error");
         assert_eq!(
             short_type_name("alloc::boxed::Box<dyn core::error::Error + core::marker::Send>"),
             "Box<dyn Error + Send>"

@@ -32,6 +32,10 @@ pub(crate) struct ResponseData {
     pub(crate) stream: Option<StreamStats>,
     /// Provider-specific response attributes (`openai.response.service_tier`, ...).
     pub(crate) extra: Vec<KeyValue>,
+    /// Whether the stream item being recorded carried output (text, reasoning, a tool
+    /// call) or was a lifecycle or keep-alive event; `None` when its extractor did not say
+    /// (it then counts as output).
+    pub(crate) chunk_output: Option<bool>,
     /// Streamed output, accumulated from deltas (content capture on only).
     #[cfg(feature = "json")]
     pub(crate) streamed: Option<StreamedOutput>,
@@ -133,7 +137,17 @@ impl StreamedOutput {
 
 impl ResponseData {
     /// Moves the response attributes into `attributes`.
-    pub(crate) fn write_attributes(&mut self, attributes: &mut Vec<KeyValue>) {
+    /// `model_call`: the span is an inference or embeddings call, the only kind that carries
+    /// `gen_ai.response.time_to_first_chunk`. `own_usage`: the span reports `gen_ai.usage.*`
+    /// itself; a span whose model calls are traced below it does not, so that a backend
+    /// summing usage over a trace counts each token once (its roll-up is
+    /// `trace_llm.usage.total_*`).
+    pub(crate) fn write_attributes(
+        &mut self,
+        attributes: &mut Vec<KeyValue>,
+        model_call: bool,
+        own_usage: bool,
+    ) {
         if let Some(id) = self.id.take() {
             attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id));
         }
@@ -147,7 +161,11 @@ impl ResponseData {
                 Value::Array(reasons.into()),
             ));
         }
-        let u = &self.usage;
+        let u = if own_usage {
+            self.usage
+        } else {
+            Usage::default()
+        };
         for (key, value) in [
             (sc::GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
             (sc::GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
@@ -182,7 +200,7 @@ impl ResponseData {
                 sc::TRACE_LLM_STREAM_CHUNKS,
                 stream.chunks as i64,
             ));
-            if let Some(ttfc) = stream.time_to_first_chunk {
+            if let Some(ttfc) = stream.time_to_first_chunk.filter(|_| model_call) {
                 attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc));
             }
         }
@@ -455,6 +473,9 @@ impl ResponseRecorder<'_> {
                 label.clone(),
             ));
         }
+        if let Some(id) = &evaluation.response_id {
+            attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id.clone()));
+        }
         if let Some(explanation) = &evaluation.explanation {
             let explanation = crate::span::truncate_utf8(explanation, 1024).to_owned();
             attributes.push(KeyValue::new(
@@ -475,6 +496,14 @@ impl ResponseRecorder<'_> {
     ) {
         self.state
             .record_error(error_type, exception_type, Some(message));
+    }
+
+    /// Says whether the stream chunk being recorded carries output (text, reasoning, tool
+    /// call pieces) or is a lifecycle or keep-alive event. Only output chunks count in the
+    /// time-per-output-chunk metric; a chunk nobody classified counts as output.
+    pub fn chunk_has_output(&mut self, has_output: bool) {
+        let seen = self.state.response.chunk_output.unwrap_or(false);
+        self.state.response.chunk_output = Some(seen || has_output);
     }
 
     /// Usage recorded so far on this span (streams report it in pieces).

@@ -222,11 +222,16 @@ impl SpanBuilder {
     }
 
     /// The span follows `iter`, as [`stream`](Self::stream) does for streams.
-    pub fn iter<I>(self, iter: I) -> TracedIter<I>
+    pub fn iter<I>(mut self, iter: I) -> TracedIter<I>
     where
         I: Iterator,
         I::Item: StreamItem,
     {
+        if let Some(state) = self.span.state_mut() {
+            if state.operation.is_inference() {
+                state.set_stream_flag(true);
+            }
+        }
         TracedIter::new(iter, self.span, record_stream_item::<I::Item>)
     }
 }

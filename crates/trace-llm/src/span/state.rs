@@ -351,7 +351,12 @@ impl SpanState {
         // Read before the response's values move into the attributes.
         let truncated = self.response.truncated_by_length();
         let mut attributes = std::mem::take(&mut self.attributes);
-        self.response.write_attributes(&mut attributes);
+        let model_call = self.operation.is_inference();
+        // An agent or tool reports usage only when no model call below it does (a remote
+        // agent): a backend summing `gen_ai.usage.*` over the trace counts each token once.
+        let own_usage = model_call || total.inference_calls == own.inference_calls;
+        self.response
+            .write_attributes(&mut attributes, model_call, own_usage);
         if let Some(error_type) = self.error_type.take() {
             attributes.push(KeyValue::new(sc::ERROR_TYPE, error_type));
         }

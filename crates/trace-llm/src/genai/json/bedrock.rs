@@ -296,6 +296,11 @@ pub(super) fn record_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
     let Value::Object(map) = v else {
         return;
     };
+    rec.chunk_has_output(
+        ["contentBlockDelta", "outputText", "generation"]
+            .iter()
+            .any(|k| map.contains_key(*k)),
+    );
     for (key, event) in map {
         match key.as_str() {
             "contentBlockStart" => {

@@ -9,8 +9,36 @@ use super::{
 };
 use crate::genai::{GenAiChunk, GenAiResponse, ResponseRecorder};
 
+/// Whether a chat chunk's choice deltas carry output (not only a role, a finish reason or
+/// usage).
+fn chat_chunk_has_output(choices: &[Value]) -> bool {
+    choices.iter().any(|c| {
+        let Some(delta) = c.get("delta").or_else(|| c.get("text").map(|_| c)) else {
+            return false;
+        };
+        [
+            "content",
+            "text",
+            "reasoning_content",
+            "reasoning",
+            "refusal",
+        ]
+        .iter()
+        .any(|k| {
+            delta
+                .get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+        }) || delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .is_some_and(|calls| !calls.is_empty())
+    })
+}
+
 fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
     e.record_compatible_provider(rec);
+    rec.chunk_has_output(chat_chunk_has_output(e.choices()));
     for (i, choice) in e.choices().iter().enumerate() {
         fields!(choice;
             index = "index",
@@ -63,6 +91,7 @@ fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
 }
 
 fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
+    rec.chunk_has_output(kind == "content_block_delta");
     match kind {
         "message_start" => {
             if let Some(message) = v.get("message") {
@@ -125,6 +154,7 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
 }
 
 fn record_responses_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>) {
+    rec.chunk_has_output(kind.ends_with(".delta"));
     match kind {
         "response.created" | "response.in_progress" => {
             if let Some(response) = v.get("response") {

@@ -70,6 +70,10 @@ pub(super) fn record_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>
             .map_or(0, |n| n.min(1 << 16) as usize)
     };
     let message = v.pointer("/delta/message");
+    rec.chunk_has_output(matches!(
+        kind,
+        "content-delta" | "tool-plan-delta" | "tool-call-start" | "tool-call-delta"
+    ));
     match kind {
         "message-start" => {
             if let Some(id) = as_text(v.get("id")).filter(|s| !s.is_empty()) {

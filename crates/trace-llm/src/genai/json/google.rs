@@ -227,6 +227,13 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
         .get("candidates")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    if stream {
+        rec.chunk_has_output(candidates.iter().any(|c| {
+            c.pointer("/content/parts")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| !ps.is_empty())
+        }));
+    }
     for (position, candidate) in candidates.iter().enumerate() {
         let index = candidate
             .get("index")

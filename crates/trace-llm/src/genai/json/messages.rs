@@ -239,17 +239,24 @@ pub(crate) fn input_messages(messages: &[Value]) -> Value {
 pub(crate) fn responses_input(input: &Value) -> Value {
     match input {
         Value::String(s) => json!([{"role": "user", "parts": [text_part(s)]}]),
+        // Items that are not messages (reasoning, item references, built-in tool calls)
+        // carry no conversation content of their own: left out, never empty messages.
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| match item.get("type").and_then(Value::as_str) {
+                .filter_map(|item| match item.get("type").and_then(Value::as_str) {
                     Some("function_call") => {
-                        json!({"role": "assistant", "parts": [block_part(item)]})
+                        Some(json!({"role": "assistant", "parts": [block_part(item)]}))
                     }
                     Some("function_call_output") => {
-                        json!({"role": "tool", "parts": [block_part(item)]})
+                        Some(json!({"role": "tool", "parts": [block_part(item)]}))
                     }
-                    _ => chat_message(item),
+                    Some("message") | None if item.get("role").is_some() => {
+                        let message = chat_message(item);
+                        let empty = message["parts"].as_array().is_none_or(Vec::is_empty);
+                        (!empty).then_some(message)
+                    }
+                    _ => None,
                 })
                 .collect(),
         ),
@@ -326,44 +333,56 @@ pub(crate) fn text_output_message(text: &str, finish_reason: Option<&str>) -> Va
     })
 }
 
-/// Output messages of a Responses API response: one per message, tool call or reasoning
-/// item, as the official OpenAI instrumentation records them.
+/// A Responses API item status as the official OpenAI instrumentation reports it: the
+/// normal terminal state is `stop`, the other terminal states verbatim, others none.
+pub(crate) fn responses_status_reason(status: Option<&str>) -> Option<&'static str> {
+    match status? {
+        "completed" => Some("stop"),
+        "failed" => Some("failed"),
+        "cancelled" => Some("cancelled"),
+        "incomplete" => Some("incomplete"),
+        _ => None,
+    }
+}
+
+/// The output of a Responses API response as one assistant message (the response is one
+/// choice): its reasoning summaries, text and refusals, and tool calls, in order. Its finish
+/// reason is `tool_call` when the model called tools, else that of its message items.
 pub(crate) fn responses_output(output: &[Value]) -> Value {
-    let mut messages = Vec::new();
+    let mut parts = Vec::new();
+    let mut reason: Option<&str> = None;
+    let mut tool_calls = false;
     for item in output {
-        let status = item.get("status").and_then(Value::as_str);
         match item.get("type").and_then(Value::as_str) {
-            Some("message") => messages.push(json!({
-                "role": item.get("role").cloned().unwrap_or_else(|| "assistant".into()),
-                "parts": content_parts(item.get("content")),
-                "finish_reason": finish_reason_or_error(status),
-            })),
-            Some("function_call") => messages.push(json!({
-                "role": "assistant",
-                "parts": [block_part(item)],
-                "finish_reason": "tool_call",
-            })),
-            Some("reasoning") => {
-                let parts: Vec<Value> = item
-                    .get("summary")
+            Some("message") => {
+                parts.extend(content_parts(item.get("content")));
+                let status = item.get("status").and_then(Value::as_str);
+                reason = reason.or(responses_status_reason(status));
+            }
+            Some("function_call" | "custom_tool_call") => {
+                tool_calls = true;
+                parts.extend(block_part(item));
+            }
+            Some("reasoning") => parts.extend(
+                item.get("summary")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .filter_map(|s| s.get("text").and_then(Value::as_str))
-                    .map(|t| json!({"type": "reasoning", "content": t}))
-                    .collect();
-                if !parts.is_empty() {
-                    messages.push(json!({
-                        "role": "assistant",
-                        "parts": parts,
-                        "finish_reason": finish_reason_or_error(status),
-                    }));
-                }
-            }
+                    .map(|t| json!({"type": "reasoning", "content": t})),
+            ),
             _ => {}
         }
     }
-    Value::Array(messages)
+    if parts.is_empty() {
+        return Value::Array(Vec::new());
+    }
+    let finish_reason = if tool_calls {
+        "tool_call".into()
+    } else {
+        finish_reason_or_error(reason)
+    };
+    json!([{"role": "assistant", "parts": parts, "finish_reason": finish_reason}])
 }
 
 #[cfg(test)]

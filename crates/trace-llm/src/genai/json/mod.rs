@@ -164,6 +164,7 @@ impl GenAiRequest for Value {
             cohere_k = "k",
             random_seed = "random_seed",
             anthropic_version = "anthropic_version",
+            output_format = "output_format",
         );
         // Providers whose request shape differs from OpenAI's and Anthropic's.
         if contents.is_some() {
@@ -231,6 +232,7 @@ impl GenAiRequest for Value {
         let format = response_format
             .and_then(|f| f.get("type"))
             .or_else(|| at(text_options?, &["format", "type"]))
+            .or_else(|| output_format?.get("type"))
             .and_then(Value::as_str);
         if let Some(format) = format {
             rec.output_type(if format == "text" { "text" } else { "json" });
@@ -262,7 +264,7 @@ impl GenAiRequest for Value {
         }
         if let Some(Value::Array(msgs)) = chat_messages {
             rec.input_messages(|| messages::input_messages(msgs));
-        } else if let Some(prompt) = prompt {
+        } else if let Some(prompt) = prompt.filter(|p| p.is_string() || p.is_array()) {
             rec.input_messages(|| messages::prompt_input(prompt));
         } else if let Some(input) = input.filter(|_| rec.operation() != Operation::Embeddings) {
             rec.input_messages(|| messages::responses_input(input));
@@ -518,37 +520,21 @@ pub(crate) fn base64_decoded_len(b64: &str) -> usize {
 }
 
 /// Responses API finish reasons, as the official OpenAI instrumentation derives them: one
-/// per output message (`stop` when completed), `tool_calls` for function calls,
-/// duplicates removed; an incomplete response reports its reason.
+/// per output message item (`stop` when completed, other terminal statuses verbatim); a
+/// response without message items that stopped early reports why.
 fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
     let output = e
         .output
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
-    let mut reasons: Vec<String> = Vec::new();
-    let incomplete = as_text(e.incomplete_details.and_then(|d| d.get("reason")));
-    for item in output {
-        fields!(item; kind = "type", status = "status");
-        let reason = match (as_text(kind), as_text(status)) {
-            (Some("function_call"), Some("completed" | "incomplete")) => {
-                Some("tool_calls".to_owned())
-            }
-            (Some("message"), Some("completed")) => Some("stop".to_owned()),
-            (Some("message"), Some("incomplete")) => {
-                Some(incomplete.unwrap_or("incomplete").to_owned())
-            }
-            (Some("message"), Some(other @ ("failed" | "cancelled"))) => Some(other.to_owned()),
-            _ => None,
-        };
-        if let Some(reason) = reason {
-            if !reasons.contains(&reason) {
-                reasons.push(reason);
-            }
-        }
-    }
+    let mut reasons: Vec<&str> = output
+        .iter()
+        .filter(|item| text(item, "type") == Some("message"))
+        .filter_map(|item| messages::responses_status_reason(text(item, "status")))
+        .collect();
     if reasons.is_empty() {
-        if let Some(reason) = incomplete {
-            reasons.push(reason.to_owned());
+        if let Some(reason) = as_text(e.incomplete_details.and_then(|d| d.get("reason"))) {
+            reasons.push(reason);
         }
     }
     for (i, reason) in reasons.iter().enumerate() {
@@ -561,9 +547,14 @@ fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
         rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, intern(tier));
     }
     if as_text(e.status) == Some("failed") {
-        let code = as_text(e.error.and_then(|err| err.get("code"))).unwrap_or("failed");
+        // Classified as an HTTP error body's code is (`rate_limit_exceeded` → `rate_limit`).
+        let code = as_text(e.error.and_then(|err| err.get("code")));
         let message = as_text(e.error.and_then(|err| err.get("message"))).unwrap_or("");
-        rec.error(code, message);
+        let error_type = match code {
+            Some(code) => super::errors::classify(None, Some(code), Some(code)),
+            None => std::borrow::Cow::Borrowed(sc::error_type::OTHER),
+        };
+        rec.error(&error_type, message);
     }
     if rec.capture_content() {
         rec.output_messages(|| messages::responses_output(output));

@@ -84,9 +84,6 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
     if !usage.is_empty() {
         rec.usage(usage);
     }
-    if !rec.capture_content() {
-        return;
-    }
     let message = v.get("message");
     let text = as_text(
         message
@@ -103,6 +100,8 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     if stream {
+        let has_text = |t: Option<&str>| t.is_some_and(|t| !t.is_empty());
+        rec.chunk_has_output(has_text(text) || has_text(thinking) || !calls.is_empty());
         if let Some(thinking) = thinking {
             rec.reasoning_delta(0, thinking);
         }
@@ -121,6 +120,9 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
                 &args,
             );
         }
+        return;
+    }
+    if !rec.capture_content() {
         return;
     }
     rec.output_messages(|| {
