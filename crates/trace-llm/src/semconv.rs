@@ -54,6 +54,10 @@ pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
 pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
 /// Conversation (session, thread) identifier.
 pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// The session, as Phoenix and Langfuse group traces by it (general semconv `session.id`).
+pub const SESSION_ID: &str = "session.id";
+/// The end user (general semconv `user.id`).
+pub const USER_ID: &str = "user.id";
 
 // --- gen_ai.* : response and usage ---------------------------------------------------------
 

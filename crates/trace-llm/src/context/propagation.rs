@@ -80,6 +80,7 @@ fn baggage_entries(values: &RequestContext) -> Vec<KeyValueMetadata> {
         (sc::TRACE_LLM_USER_COHORT, values.get_user_cohort()),
         (sc::TRACE_LLM_TENANT_ID, values.get_tenant_id()),
         (sc::GEN_AI_CONVERSATION_ID, values.get_session_id()),
+        (sc::USER_ID, values.get_user_id()),
     ] {
         if let Some(value) = value {
             push(key, value.to_owned());
@@ -243,6 +244,7 @@ fn context_from_baggage(baggage: &opentelemetry::baggage::Baggage) -> RequestCon
             sc::TRACE_LLM_USER_COHORT => ctx.user_cohort(value),
             sc::TRACE_LLM_TENANT_ID => ctx.tenant_id(value),
             sc::GEN_AI_CONVERSATION_ID => ctx.session_id(value),
+            sc::USER_ID => ctx.user_id(value),
             reserved if sc::is_reserved(reserved) => ctx,
             other => ctx.attribute(other.to_owned(), value),
         };

@@ -30,7 +30,8 @@ pub const MAX_CONTEXT_KEY_BYTES: usize = 128;
 /// | `prompt_version` | `trace_llm.prompt.version` |
 /// | `user_cohort` | `trace_llm.user.cohort` |
 /// | `tenant_id` | `trace_llm.tenant.id` |
-/// | `session_id` | `gen_ai.conversation.id` |
+/// | `session_id` | `gen_ai.conversation.id` and `session.id` |
+/// | `user_id` | `user.id` |
 /// | `attribute(key, value)` | `key`, as given |
 ///
 /// The values live in the scope (task-local, never process-global), so concurrent requests
@@ -63,6 +64,7 @@ pub struct RequestContext {
     user_cohort: Option<Arc<str>>,
     tenant_id: Option<Arc<str>>,
     session_id: Option<Arc<str>>,
+    user_id: Option<Arc<str>>,
     attributes: Vec<KeyValue>,
 }
 
@@ -112,9 +114,21 @@ impl RequestContext {
         self
     }
 
-    /// The session or conversation (`gen_ai.conversation.id`).
+    /// The session or conversation: `gen_ai.conversation.id`, and `session.id`, which
+    /// Phoenix and Langfuse group sessions by.
     pub fn session_id(mut self, session: impl Into<String>) -> Self {
         self.session_id = Some(bounded(session.into()));
+        self
+    }
+
+    /// The end user (`user.id`), which Phoenix and Langfuse show per trace.
+    ///
+    /// ```
+    /// let ctx = trace_llm::RequestContext::new().user_id("user-42");
+    /// assert_eq!(ctx.get_user_id(), Some("user-42"));
+    /// ```
+    pub fn user_id(mut self, user: impl Into<String>) -> Self {
+        self.user_id = Some(bounded(user.into()));
         self
     }
 
@@ -157,6 +171,11 @@ impl RequestContext {
     /// The session (conversation) id, if set.
     pub fn get_session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
+    }
+
+    /// The end user's id, if set.
+    pub fn get_user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
     }
 
     /// The custom attributes.
@@ -234,6 +253,7 @@ impl RequestContext {
                         user_cohort: self.user_cohort.or_else(|| o.user_cohort.clone()),
                         tenant_id: self.tenant_id.or_else(|| o.tenant_id.clone()),
                         session_id: self.session_id.or_else(|| o.session_id.clone()),
+                        user_id: self.user_id.or_else(|| o.user_id.clone()),
                         attributes,
                     },
                     totals: outer.totals.clone(),

@@ -363,7 +363,7 @@ impl TracingConfig {
         };
         let capture_content = self
             .capture_content
-            .or_else(|| env::bool_var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
+            .or_else(capture_content_from_env)
             .unwrap_or(false);
         let scope = InstrumentationScope::builder(sc::SCOPE_NAME)
             .with_version(env!("CARGO_PKG_VERSION"))
@@ -550,5 +550,33 @@ fn check_resource_attributes() {
              commas",
             if bad == 1 { "y" } else { "ies" }
         ));
+    }
+}
+
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, with the values the official GenAI
+/// instrumentations accept: `true` / `false`, `NO_CONTENT`, `SPAN_ONLY`, and the event modes
+/// (`EVENT_ONLY`, `SPAN_AND_EVENT`), which record content on spans (this library emits no
+/// content events) with a warning.
+fn capture_content_from_env() -> Option<bool> {
+    const NAME: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+    let value = env::var(NAME)?;
+    match value.to_ascii_uppercase().as_str() {
+        "TRUE" | "1" | "YES" | "ON" | "SPAN_ONLY" => Some(true),
+        "FALSE" | "0" | "NO" | "OFF" | "NO_CONTENT" => Some(false),
+        "EVENT_ONLY" | "SPAN_AND_EVENT" => {
+            diag::warn(format_args!(
+                "{NAME}={}: content events are not supported; content is recorded on spans",
+                diag::Quoted(&value)
+            ));
+            Some(true)
+        }
+        _ => {
+            diag::warn(format_args!(
+                "{NAME}={} is not one of true, false, SPAN_ONLY, NO_CONTENT, EVENT_ONLY, \
+                 SPAN_AND_EVENT; content capture stays off",
+                diag::Quoted(&value)
+            ));
+            None
+        }
     }
 }

@@ -469,12 +469,14 @@ fn apply_request_context(state: &mut SpanState, request: &RequestData) {
         (sc::TRACE_LLM_PROMPT_VERSION, values.get_prompt_version()),
         (sc::TRACE_LLM_USER_COHORT, values.get_user_cohort()),
         (sc::TRACE_LLM_TENANT_ID, values.get_tenant_id()),
+        (sc::USER_ID, values.get_user_id()),
     ] {
         if let Some(value) = value {
             state.push_attr(key, value.to_owned());
         }
     }
     if let Some(session) = values.get_session_id() {
+        state.push_attr(sc::SESSION_ID, session.to_owned());
         state.set_conversation_id(session);
     }
     for kv in values.attributes() {

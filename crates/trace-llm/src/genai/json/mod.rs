@@ -165,6 +165,7 @@ impl GenAiRequest for Value {
             random_seed = "random_seed",
             anthropic_version = "anthropic_version",
             output_format = "output_format",
+            output_config = "output_config",
         );
         // Providers whose request shape differs from OpenAI's and Anthropic's.
         if contents.is_some() {
@@ -233,6 +234,7 @@ impl GenAiRequest for Value {
             .and_then(|f| f.get("type"))
             .or_else(|| at(text_options?, &["format", "type"]))
             .or_else(|| output_format?.get("type"))
+            .or_else(|| at(output_config?, &["format", "type"]))
             .and_then(Value::as_str);
         if let Some(format) = format {
             rec.output_type(if format == "text" { "text" } else { "json" });
