@@ -297,3 +297,128 @@ fn child_reports_content_capture() {
         attr(&span, "gen_ai.input.messages").is_some()
     );
 }
+
+#[trace_llm(kind = "execute_tool", tool = "lookup")]
+fn lookup() -> u32 {
+    7
+}
+
+fn latest_mode_spans_and_metrics(
+    configure: impl FnOnce(trace_llm::TracingConfig) -> trace_llm::TracingConfig,
+) -> (
+    opentelemetry_sdk::trace::SpanData,
+    Vec<String>,
+    Option<std::borrow::Cow<'static, str>>,
+) {
+    let metrics = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let h = Harness::with(|c| configure(c.with_metric_exporter(metrics.clone())));
+    let (req, response) = recorded(
+        "anthropic-recorded",
+        "test_prompt_caching__test_anthropic_prompt_caching_legacy",
+        0,
+    );
+    RequestContext::new()
+        .prompt_name("summarize")
+        .prompt_version("v3")
+        .sync_scope(|| chat(&req, response));
+    lookup();
+    let span = h.span("chat claude-3-5-sonnet-20240620");
+    h.guard().force_flush().expect("flush");
+    let names = trace_llm_tests::metrics::names(&metrics);
+    let schema = span
+        .instrumentation_scope
+        .schema_url()
+        .map(|s| s.to_owned().into());
+    (span, names, schema)
+}
+
+#[test]
+fn the_newest_conventions_on_request() {
+    let (span, names, schema) =
+        latest_mode_spans_and_metrics(|c| c.gen_ai_latest_experimental(true));
+    assert_eq!(
+        attr_i64(&span, "gen_ai.usage.cache_write.input_tokens"),
+        Some(1163)
+    );
+    assert_eq!(
+        attr(&span, "gen_ai.usage.cache_creation.input_tokens"),
+        None
+    );
+    assert_eq!(attr_str(&span, "gen_ai.prompt.name"), Some("summarize"));
+    assert_eq!(attr_str(&span, "gen_ai.prompt.version"), Some("v3"));
+    assert_eq!(attr(&span, "trace_llm.prompt.version"), None);
+    for name in [
+        "gen_ai.client.inference.duration",
+        "gen_ai.client.inference.operation.input_tokens",
+        "gen_ai.client.inference.operation.output_tokens",
+        "gen_ai.execute_tool.duration",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    }
+    for old in [
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "trace_llm.operation.duration",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == old),
+            "{old} still there: {names:?}"
+        );
+    }
+    assert_eq!(schema, None);
+
+    // The default: v1.41.0.
+    let (span, names, schema) = latest_mode_spans_and_metrics(|c| c);
+    assert_eq!(
+        attr_i64(&span, "gen_ai.usage.cache_creation.input_tokens"),
+        Some(1163)
+    );
+    assert_eq!(attr_str(&span, "trace_llm.prompt.name"), Some("summarize"));
+    assert_eq!(attr_str(&span, "trace_llm.prompt.version"), Some("v3"));
+    assert!(names.iter().any(|n| n == "gen_ai.client.token.usage"));
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "gen_ai.client.operation.duration")
+    );
+    assert_eq!(
+        schema.as_deref(),
+        Some("https://opentelemetry.io/schemas/1.41.0")
+    );
+}
+
+#[test]
+fn the_newest_conventions_from_the_environment() {
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args(["child_reports_cache_key", "--exact", "--nocapture"])
+        .env("TRACE_LLM_CONVENTIONS_CHILD", "1")
+        .env(
+            "OTEL_SEMCONV_STABILITY_OPT_IN",
+            "http, gen_ai_latest_experimental",
+        )
+        .output()
+        .expect("child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("CACHE_WRITE true"), "{stdout}");
+}
+
+#[test]
+fn child_reports_cache_key() {
+    if std::env::var("TRACE_LLM_CONVENTIONS_CHILD").is_err() {
+        return;
+    }
+    let h = Harness::new();
+    let (req, response) = recorded(
+        "anthropic-recorded",
+        "test_prompt_caching__test_anthropic_prompt_caching_legacy",
+        0,
+    );
+    chat(&req, response);
+    let span = h.spans().remove(0);
+    println!(
+        "CACHE_WRITE {}",
+        attr(&span, "gen_ai.usage.cache_write.input_tokens").is_some()
+    );
+}

@@ -54,10 +54,26 @@ pub(crate) struct Metrics {
     time_to_first_chunk: Histogram<f64>,
     time_per_output_chunk: Histogram<f64>,
     step_duration: Histogram<f64>,
+    /// The newest conventions' instruments, when they were asked for.
+    latest: Option<LatestInstruments>,
+}
+
+/// The instruments of the newest GenAI conventions that have no v1.41.0 counterpart of the
+/// same shape: per-operation-kind durations and per-direction token histograms.
+struct LatestInstruments {
+    embeddings_duration: Histogram<f64>,
+    input_tokens: Histogram<u64>,
+    output_tokens: Histogram<u64>,
+    embeddings_input_tokens: Histogram<u64>,
+    tool_duration: Histogram<f64>,
+    agent_duration: Histogram<f64>,
+    workflow_duration: Histogram<f64>,
 }
 
 impl Metrics {
-    pub(crate) fn new(meter: &Meter) -> Self {
+    /// The instruments of the v1.41.0 conventions, or of the newest ones (`latest`).
+    pub(crate) fn new(meter: &Meter, latest: bool) -> Self {
+        use crate::semconv::latest as l;
         let seconds = |name: &'static str, description: &'static str| {
             meter
                 .f64_histogram(name)
@@ -66,29 +82,64 @@ impl Metrics {
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build()
         };
+        let tokens = |name: &'static str, description: &'static str| {
+            meter
+                .u64_histogram(name)
+                .with_unit("{token}")
+                .with_description(description)
+                .with_boundaries(TOKEN_BUCKETS.to_vec())
+                .build()
+        };
+        let pick =
+            |stable: &'static str, newest: &'static str| if latest { newest } else { stable };
         Metrics {
             operation_duration: seconds(
-                "gen_ai.client.operation.duration",
+                pick("gen_ai.client.operation.duration", l::INFERENCE_DURATION),
                 "GenAI operation duration.",
             ),
-            token_usage: meter
-                .u64_histogram("gen_ai.client.token.usage")
-                .with_unit("{token}")
-                .with_description("Number of input and output tokens used.")
-                .with_boundaries(TOKEN_BUCKETS.to_vec())
-                .build(),
+            token_usage: tokens(
+                "gen_ai.client.token.usage",
+                "Number of input and output tokens used.",
+            ),
             time_to_first_chunk: seconds(
-                "gen_ai.client.operation.time_to_first_chunk",
+                pick(
+                    "gen_ai.client.operation.time_to_first_chunk",
+                    l::INFERENCE_TIME_TO_FIRST_CHUNK,
+                ),
                 "Time to receive the first chunk of a streaming response.",
             ),
             time_per_output_chunk: seconds(
-                "gen_ai.client.operation.time_per_output_chunk",
+                pick(
+                    "gen_ai.client.operation.time_per_output_chunk",
+                    l::INFERENCE_TIME_PER_OUTPUT_CHUNK,
+                ),
                 "Time per output chunk after the first one.",
             ),
             step_duration: seconds(
                 TRACE_LLM_OPERATION_DURATION,
                 "Duration of tool executions, agent and workflow invocations, and retrievals.",
             ),
+            latest: latest.then(|| LatestInstruments {
+                embeddings_duration: seconds(l::EMBEDDINGS_DURATION, "GenAI embeddings duration."),
+                input_tokens: tokens(
+                    l::INFERENCE_INPUT_TOKENS,
+                    "Input tokens used per inference operation.",
+                ),
+                output_tokens: tokens(
+                    l::INFERENCE_OUTPUT_TOKENS,
+                    "Output tokens used per inference operation.",
+                ),
+                embeddings_input_tokens: tokens(
+                    l::EMBEDDINGS_INPUT_TOKENS,
+                    "Input tokens used per embeddings operation.",
+                ),
+                tool_duration: seconds(l::EXECUTE_TOOL_DURATION, "Duration of a tool execution."),
+                agent_duration: seconds(
+                    l::INVOKE_AGENT_DURATION,
+                    "Duration of an agent invocation.",
+                ),
+                workflow_duration: seconds(l::WORKFLOW_DURATION, "Duration of a workflow."),
+            }),
         }
     }
 
@@ -148,12 +199,21 @@ impl Metrics {
         if !state.operation.is_inference() {
             let mut attributes = Self::step_attributes(state);
             attributes.extend(error);
-            self.step_duration.record(duration, &attributes);
+            let histogram = match (&self.latest, state.operation) {
+                (Some(l), Operation::ExecuteTool) => &l.tool_duration,
+                (Some(l), Operation::InvokeAgent | Operation::CreateAgent) => &l.agent_duration,
+                (Some(l), Operation::InvokeWorkflow) => &l.workflow_duration,
+                _ => &self.step_duration,
+            };
+            histogram.record(duration, &attributes);
             return;
         }
         let attributes = Self::model_attributes(state);
         let mut with_error = attributes.clone();
         with_error.extend(error);
+        if let Some(latest) = &self.latest {
+            return self.record_latest(latest, state, duration, &attributes, &with_error);
+        }
         self.operation_duration.record(duration, &with_error);
         let usage = &state.response.usage;
         for (kind, count) in [
@@ -168,6 +228,37 @@ impl Metrics {
         }
         if let Some(ttfc) = state.response.stream.and_then(|s| s.time_to_first_chunk) {
             self.time_to_first_chunk.record(ttfc, &attributes);
+        }
+    }
+
+    /// A model call in the newest conventions: inference and embeddings apart, token
+    /// counts per direction (failed calls included, as those conventions ask).
+    fn record_latest(
+        &self,
+        latest: &LatestInstruments,
+        state: &SpanState,
+        duration: f64,
+        attributes: &[KeyValue],
+        with_error: &[KeyValue],
+    ) {
+        let usage = &state.response.usage;
+        let count = |n: Option<i64>| n.and_then(|c| u64::try_from(c).ok());
+        if state.operation == Operation::Embeddings {
+            latest.embeddings_duration.record(duration, with_error);
+            if let Some(n) = count(usage.input_tokens) {
+                latest.embeddings_input_tokens.record(n, with_error);
+            }
+            return;
+        }
+        self.operation_duration.record(duration, with_error);
+        if let Some(n) = count(usage.input_tokens) {
+            latest.input_tokens.record(n, with_error);
+        }
+        if let Some(n) = count(usage.output_tokens) {
+            latest.output_tokens.record(n, with_error);
+        }
+        if let Some(ttfc) = state.response.stream.and_then(|s| s.time_to_first_chunk) {
+            self.time_to_first_chunk.record(ttfc, attributes);
         }
     }
 
@@ -219,6 +310,7 @@ impl MetricsSetup {
         resource: opentelemetry_sdk::Resource,
         scope: InstrumentationScope,
         temporality: Temporality,
+        latest: bool,
     ) -> Self {
         let reader = SharedReader(Arc::new(
             ManualReader::builder()
@@ -231,7 +323,7 @@ impl MetricsSetup {
             .build();
         let meter = opentelemetry::metrics::MeterProvider::meter_with_scope(&provider, scope);
         MetricsSetup {
-            instruments: Metrics::new(&meter),
+            instruments: Metrics::new(&meter, latest),
             provider,
             reader,
         }

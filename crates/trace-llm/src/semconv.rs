@@ -177,6 +177,8 @@ pub const TELEMETRY_DISTRO_VERSION: &str = "telemetry.distro.version";
 
 /// Prompt version from the request context.
 pub const TRACE_LLM_PROMPT_VERSION: &str = "trace_llm.prompt.version";
+/// The prompt (template) name from the request context (v1.41.0 has no key for it).
+pub const TRACE_LLM_PROMPT_NAME: &str = "trace_llm.prompt.name";
 /// User cohort from the request context.
 pub const TRACE_LLM_USER_COHORT: &str = "trace_llm.user.cohort";
 /// Tenant from the request context.
@@ -259,4 +261,37 @@ pub fn is_reserved(key: &str) -> bool {
             key,
             "session.id" | "user.id" | "otel.status_code" | "otel.status_description"
         )
+}
+
+/// Names of the newest GenAI conventions (open-telemetry/semantic-conventions-genai), used
+/// instead of the v1.41.0 ones when `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`
+/// or `TracingConfig::gen_ai_latest_experimental(true)`.
+pub mod latest {
+    /// Replaces `gen_ai.usage.cache_creation.input_tokens`.
+    pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+    /// Replaces `trace_llm.prompt.name`.
+    pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
+    /// Replaces `trace_llm.prompt.version`.
+    pub const GEN_AI_PROMPT_VERSION: &str = "gen_ai.prompt.version";
+    /// Inference calls' duration (replaces `gen_ai.client.operation.duration` for them).
+    pub const INFERENCE_DURATION: &str = "gen_ai.client.inference.duration";
+    /// Embeddings calls' duration (replaces `gen_ai.client.operation.duration` for them).
+    pub const EMBEDDINGS_DURATION: &str = "gen_ai.client.embeddings.duration";
+    /// Replaces `gen_ai.client.operation.time_to_first_chunk`.
+    pub const INFERENCE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.inference.time_to_first_chunk";
+    /// Replaces `gen_ai.client.operation.time_per_output_chunk`.
+    pub const INFERENCE_TIME_PER_OUTPUT_CHUNK: &str =
+        "gen_ai.client.inference.time_per_output_chunk";
+    /// Input tokens per inference call (replaces `gen_ai.client.token.usage`, type input).
+    pub const INFERENCE_INPUT_TOKENS: &str = "gen_ai.client.inference.operation.input_tokens";
+    /// Output tokens per inference call (replaces `gen_ai.client.token.usage`, type output).
+    pub const INFERENCE_OUTPUT_TOKENS: &str = "gen_ai.client.inference.operation.output_tokens";
+    /// Input tokens per embeddings call (replaces `gen_ai.client.token.usage` for them).
+    pub const EMBEDDINGS_INPUT_TOKENS: &str = "gen_ai.client.embeddings.operation.input_tokens";
+    /// Tool executions' duration (replaces `trace_llm.operation.duration` for them).
+    pub const EXECUTE_TOOL_DURATION: &str = "gen_ai.execute_tool.duration";
+    /// Agent invocations' duration (replaces `trace_llm.operation.duration` for them).
+    pub const INVOKE_AGENT_DURATION: &str = "gen_ai.invoke_agent.duration";
+    /// Workflows' duration (replaces `trace_llm.operation.duration` for them).
+    pub const WORKFLOW_DURATION: &str = "gen_ai.workflow.duration";
 }

@@ -77,6 +77,7 @@ fn baggage_entries(values: &RequestContext) -> Vec<KeyValueMetadata> {
     };
     for (key, value) in [
         (sc::TRACE_LLM_PROMPT_VERSION, values.get_prompt_version()),
+        (sc::TRACE_LLM_PROMPT_NAME, values.get_prompt_name()),
         (sc::TRACE_LLM_USER_COHORT, values.get_user_cohort()),
         (sc::TRACE_LLM_TENANT_ID, values.get_tenant_id()),
         (sc::GEN_AI_CONVERSATION_ID, values.get_session_id()),
@@ -241,6 +242,7 @@ fn context_from_baggage(baggage: &opentelemetry::baggage::Baggage) -> RequestCon
         let value = value.as_str().to_owned();
         ctx = match key.as_str() {
             sc::TRACE_LLM_PROMPT_VERSION => ctx.prompt_version(value),
+            sc::TRACE_LLM_PROMPT_NAME => ctx.prompt_name(value),
             sc::TRACE_LLM_USER_COHORT => ctx.user_cohort(value),
             sc::TRACE_LLM_TENANT_ID => ctx.tenant_id(value),
             sc::GEN_AI_CONVERSATION_ID => ctx.session_id(value),

@@ -27,7 +27,8 @@ pub const MAX_CONTEXT_KEY_BYTES: usize = 128;
 ///
 /// | setter | span attribute |
 /// |---|---|
-/// | `prompt_version` | `trace_llm.prompt.version` |
+/// | `prompt_name` | `trace_llm.prompt.name` (newest conventions: `gen_ai.prompt.name`) |
+/// | `prompt_version` | `trace_llm.prompt.version` (newest conventions: `gen_ai.prompt.version`) |
 /// | `user_cohort` | `trace_llm.user.cohort` |
 /// | `tenant_id` | `trace_llm.tenant.id` |
 /// | `session_id` | `gen_ai.conversation.id` and `session.id` |
@@ -60,6 +61,7 @@ pub const MAX_CONTEXT_KEY_BYTES: usize = 128;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RequestContext {
+    prompt_name: Option<Arc<str>>,
     prompt_version: Option<Arc<str>>,
     user_cohort: Option<Arc<str>>,
     tenant_id: Option<Arc<str>>,
@@ -94,6 +96,12 @@ impl RequestContext {
     /// An empty context: inside a scope, it inherits every value of the outer scope.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The prompt (template) name (`trace_llm.prompt.name`), e.g. `"summarize"`.
+    pub fn prompt_name(mut self, name: impl Into<String>) -> Self {
+        self.prompt_name = Some(bounded(name.into()));
+        self
     }
 
     /// The prompt version (`trace_llm.prompt.version`), e.g. `"summarize_v3"`.
@@ -166,6 +174,11 @@ impl RequestContext {
     /// The tenant, if set.
     pub fn get_tenant_id(&self) -> Option<&str> {
         self.tenant_id.as_deref()
+    }
+
+    /// The prompt name, if set.
+    pub fn get_prompt_name(&self) -> Option<&str> {
+        self.prompt_name.as_deref()
     }
 
     /// The session (conversation) id, if set.
@@ -249,6 +262,7 @@ impl RequestContext {
                 }
                 RequestData {
                     values: RequestContext {
+                        prompt_name: self.prompt_name.or_else(|| o.prompt_name.clone()),
                         prompt_version: self.prompt_version.or_else(|| o.prompt_version.clone()),
                         user_cohort: self.user_cohort.or_else(|| o.user_cohort.clone()),
                         tenant_id: self.tenant_id.or_else(|| o.tenant_id.clone()),

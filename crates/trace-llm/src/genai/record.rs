@@ -147,6 +147,7 @@ impl ResponseData {
         attributes: &mut Vec<KeyValue>,
         model_call: bool,
         own_usage: bool,
+        latest: bool,
     ) {
         if let Some(id) = self.id.take() {
             attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id));
@@ -174,7 +175,11 @@ impl ResponseData {
                 u.cache_read_input_tokens,
             ),
             (
-                sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                if latest {
+                    sc::latest::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
+                } else {
+                    sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+                },
                 u.cache_creation_input_tokens,
             ),
             (

@@ -79,6 +79,7 @@ pub struct TracingConfig {
     sample_ratio: Option<f64>,
     batch_queue_size: Option<usize>,
     capture_content: Option<bool>,
+    gen_ai_latest: Option<bool>,
     content_max_bytes: Option<usize>,
     redact: Option<Redactor>,
     exporter: Option<ExporterChoice>,
@@ -176,6 +177,21 @@ impl TracingConfig {
     /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, else off).
     pub fn capture_content(mut self, capture: bool) -> Self {
         self.capture_content = Some(capture);
+        self
+    }
+
+    /// Use the names of the newest GenAI conventions (open-telemetry/semantic-conventions-genai)
+    /// instead of v1.41.0's: `gen_ai.usage.cache_write.input_tokens`, `gen_ai.prompt.name` /
+    /// `gen_ai.prompt.version` from the request context, the `gen_ai.client.inference.*` and
+    /// `gen_ai.client.embeddings.*` metrics, `gen_ai.execute_tool.duration`,
+    /// `gen_ai.invoke_agent.duration`, `gen_ai.workflow.duration` (the README lists every
+    /// name). Also `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`; code beats env.
+    ///
+    /// ```
+    /// let config = trace_llm::TracingConfig::default().gen_ai_latest_experimental(true);
+    /// ```
+    pub fn gen_ai_latest_experimental(mut self, latest: bool) -> Self {
+        self.gen_ai_latest = Some(latest);
         self
     }
 
@@ -365,13 +381,18 @@ impl TracingConfig {
             .capture_content
             .or_else(capture_content_from_env)
             .unwrap_or(false);
-        let scope = InstrumentationScope::builder(sc::SCOPE_NAME)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .with_schema_url(sc::SCHEMA_URL)
-            .build();
+        let latest = self.gen_ai_latest.unwrap_or_else(latest_from_env);
+        // The newest conventions have no published schema version: no schema URL then.
+        let scope =
+            InstrumentationScope::builder(sc::SCOPE_NAME).with_version(env!("CARGO_PKG_VERSION"));
+        let scope = if latest {
+            scope.build()
+        } else {
+            scope.with_schema_url(sc::SCHEMA_URL).build()
+        };
         let (instruments, metrics_work) = match metrics_choice {
             Some((factory, temporality)) => {
-                let setup = MetricsSetup::new(resource.clone(), scope.clone(), temporality);
+                let setup = MetricsSetup::new(resource.clone(), scope.clone(), temporality, latest);
                 let work = MetricsWork {
                     factory,
                     reader: setup.reader,
@@ -388,6 +409,7 @@ impl TracingConfig {
             scope,
             sampler,
             capture_content,
+            latest_conventions: latest,
             content_max_bytes: self.content_max_bytes.unwrap_or(DEFAULT_CONTENT_MAX_BYTES),
             redact: self.redact,
             keep_unsampled: instruments.is_some(),
@@ -579,4 +601,16 @@ fn capture_content_from_env() -> Option<bool> {
             None
         }
     }
+}
+
+/// `OTEL_SEMCONV_STABILITY_OPT_IN`: a comma-separated list; `gen_ai_latest_experimental` in it
+/// selects the newest GenAI conventions. Other entries concern other conventions.
+fn latest_from_env() -> bool {
+    env::var("OTEL_SEMCONV_STABILITY_OPT_IN").is_some_and(|value| {
+        value.split(',').any(|entry| {
+            entry
+                .trim()
+                .eq_ignore_ascii_case("gen_ai_latest_experimental")
+        })
+    })
 }

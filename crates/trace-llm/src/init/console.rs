@@ -249,8 +249,13 @@ fn format_usd(usd: f64) -> String {
 }
 
 /// Request-context keys: shown on a span only where they differ from its parent's.
-const INHERITED_KEYS: [&str; 4] = [
+const INHERITED_KEYS: [&str; 9] = [
+    sc::TRACE_LLM_PROMPT_NAME,
     sc::TRACE_LLM_PROMPT_VERSION,
+    sc::latest::GEN_AI_PROMPT_NAME,
+    sc::latest::GEN_AI_PROMPT_VERSION,
+    sc::SESSION_ID,
+    sc::USER_ID,
     sc::TRACE_LLM_USER_COHORT,
     sc::TRACE_LLM_TENANT_ID,
     sc::GEN_AI_CONVERSATION_ID,

@@ -66,6 +66,8 @@ pub(crate) struct Settings {
     pub(crate) scope: InstrumentationScope,
     pub(crate) sampler: Sampler,
     pub(crate) capture_content: bool,
+    /// The newest GenAI conventions' names instead of v1.41.0's.
+    pub(crate) latest_conventions: bool,
     #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) content_max_bytes: usize,
     #[cfg_attr(not(feature = "json"), allow(dead_code))]

@@ -465,8 +465,17 @@ fn apply_meta(state: &mut SpanState, meta: &'static Meta) {
 
 fn apply_request_context(state: &mut SpanState, request: &RequestData) {
     let values = &request.values;
+    let (prompt_name, prompt_version) = if state.pipeline.settings.latest_conventions {
+        (
+            sc::latest::GEN_AI_PROMPT_NAME,
+            sc::latest::GEN_AI_PROMPT_VERSION,
+        )
+    } else {
+        (sc::TRACE_LLM_PROMPT_NAME, sc::TRACE_LLM_PROMPT_VERSION)
+    };
     for (key, value) in [
-        (sc::TRACE_LLM_PROMPT_VERSION, values.get_prompt_version()),
+        (prompt_name, values.get_prompt_name()),
+        (prompt_version, values.get_prompt_version()),
         (sc::TRACE_LLM_USER_COHORT, values.get_user_cohort()),
         (sc::TRACE_LLM_TENANT_ID, values.get_tenant_id()),
         (sc::USER_ID, values.get_user_id()),

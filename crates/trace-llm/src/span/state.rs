@@ -355,8 +355,9 @@ impl SpanState {
         // An agent or tool reports usage only when no model call below it does (a remote
         // agent): a backend summing `gen_ai.usage.*` over the trace counts each token once.
         let own_usage = model_call || total.inference_calls == own.inference_calls;
+        let latest = self.pipeline.settings.latest_conventions;
         self.response
-            .write_attributes(&mut attributes, model_call, own_usage);
+            .write_attributes(&mut attributes, model_call, own_usage, latest);
         if let Some(error_type) = self.error_type.take() {
             attributes.push(KeyValue::new(sc::ERROR_TYPE, error_type));
         }
