@@ -104,10 +104,10 @@ fn a_pipeline_arrives_intact_over_grpc_and_http() {
             assert_eq!(child["parent_span_id"], root["span_id"], "{protocol:?}");
         }
         assert_eq!(root["parent_span_id"], "", "{protocol:?}");
-        // Kinds: CLIENT = 3, INTERNAL = 1. Status: OK = 1, ERROR = 2.
+        // Kinds: CLIENT = 3, INTERNAL = 1. Status: UNSET = 0 (success), ERROR = 2.
         assert_eq!(chat["kind"], 3);
         assert_eq!(tool["kind"], 1);
-        assert_eq!(chat["status_code"], 1);
+        assert_eq!(chat["status_code"], 0);
         assert_eq!(tool["status_code"], 2);
         // Typed attributes: ints stay ints, doubles doubles, finish reasons an array.
         let a = &chat["attributes"];

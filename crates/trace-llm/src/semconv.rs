@@ -193,6 +193,15 @@ pub const TRACE_LLM_RETRIEVAL_TOP_SCORE: &str = "trace_llm.retrieval.top_score";
 pub const TRACE_LLM_USAGE_COST: &str = "trace_llm.usage.cost";
 /// Cost in USD of this span's descendants and itself (double).
 pub const TRACE_LLM_USAGE_TOTAL_COST: &str = "trace_llm.usage.total_cost";
+/// Event on the span whose cost made its request cross its budget.
+pub const TRACE_LLM_BUDGET_EXCEEDED_EVENT: &str = "trace_llm.budget.exceeded";
+/// On a request scope's root span: its request spent more than its budget.
+pub const TRACE_LLM_BUDGET_EXCEEDED: &str = "trace_llm.budget.exceeded";
+/// The request's budget in USD (on the budget event).
+pub const TRACE_LLM_BUDGET_USD: &str = "trace_llm.budget.usd";
+/// On a local root span kept by an outcome rule the ratio sampler had dropped: which rule
+/// (`error`, `slow`, `cost`).
+pub const TRACE_LLM_SAMPLING_KEPT_BY: &str = "trace_llm.sampling.kept_by";
 /// Input tokens of this span's descendants and itself (int).
 pub const TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS: &str = "trace_llm.usage.total_input_tokens";
 /// Output tokens of this span's descendants and itself (int).

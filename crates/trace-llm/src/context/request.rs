@@ -67,6 +67,7 @@ pub struct RequestContext {
     tenant_id: Option<Arc<str>>,
     session_id: Option<Arc<str>>,
     user_id: Option<Arc<str>>,
+    budget_usd: Option<f64>,
     attributes: Vec<KeyValue>,
 }
 
@@ -75,6 +76,18 @@ pub struct RequestContext {
 pub(crate) struct RequestData {
     pub(crate) values: RequestContext,
     pub(crate) totals: Arc<Tally>,
+    /// Claimed by the first span started in the scope: its root, which is told at its end
+    /// whether the request went over its budget.
+    pub(crate) root_claimed: std::sync::atomic::AtomicBool,
+}
+
+impl RequestData {
+    /// The budget in pico-dollars, if the request has one.
+    pub(crate) fn budget_pico(&self) -> Option<u64> {
+        self.values
+            .budget_usd
+            .map(|usd| (usd.max(0.0) * crate::span::tally::PICO_PER_USD).round() as u64)
+    }
 }
 
 fn bounded(value: String) -> Arc<str> {
@@ -127,6 +140,43 @@ impl RequestContext {
     pub fn session_id(mut self, session: impl Into<String>) -> Self {
         self.session_id = Some(bounded(session.into()));
         self
+    }
+
+    /// A spending limit for the request, in USD. The library never blocks a call: the span
+    /// whose cost crosses the limit gets a `trace_llm.budget.exceeded` event, the scope's
+    /// root span `trace_llm.budget.exceeded = true`, and the application reads
+    /// [`remaining_usd`](Self::remaining_usd) to decide when to stop. An inner scope
+    /// without a budget inherits the outer one; the request's totals are shared.
+    ///
+    /// ```
+    /// use trace_llm::RequestContext;
+    /// let left = RequestContext::new().budget_usd(0.50).sync_scope(RequestContext::remaining_usd);
+    /// assert_eq!(left, Some(0.50));
+    /// assert_eq!(RequestContext::remaining_usd(), None); // outside any request
+    /// ```
+    pub fn budget_usd(mut self, usd: f64) -> Self {
+        self.budget_usd = Some(if usd.is_finite() {
+            usd.max(0.0)
+        } else {
+            f64::MAX
+        });
+        self
+    }
+
+    /// What is left of the current request's budget in USD (never below zero), or `None`
+    /// without a budget or outside a request.
+    pub fn remaining_usd() -> Option<f64> {
+        frame::with_current(|f| {
+            let request = f.request.as_ref()?;
+            let budget = request.values.budget_usd?;
+            Some((budget - request.totals.snapshot().cost_usd()).max(0.0))
+        })
+        .flatten()
+    }
+
+    /// The budget set on this context, if any.
+    pub fn get_budget_usd(&self) -> Option<f64> {
+        self.budget_usd
     }
 
     /// The end user (`user.id`), which Phoenix and Langfuse show per trace.
@@ -249,6 +299,7 @@ impl RequestContext {
             None => RequestData {
                 values: self,
                 totals: Arc::default(),
+                root_claimed: Default::default(),
             },
             Some(outer) => {
                 let o = &outer.values;
@@ -268,9 +319,11 @@ impl RequestContext {
                         tenant_id: self.tenant_id.or_else(|| o.tenant_id.clone()),
                         session_id: self.session_id.or_else(|| o.session_id.clone()),
                         user_id: self.user_id.or_else(|| o.user_id.clone()),
+                        budget_usd: self.budget_usd.or(o.budget_usd),
                         attributes,
                     },
                     totals: outer.totals.clone(),
+                    root_claimed: Default::default(),
                 }
             }
         }

@@ -80,6 +80,10 @@ pub struct TracingConfig {
     batch_queue_size: Option<usize>,
     capture_content: Option<bool>,
     gen_ai_latest: Option<bool>,
+    keep_errors: Option<bool>,
+    keep_slower_than: Option<Duration>,
+    keep_costlier_than: Option<f64>,
+    tail_max_spans: Option<usize>,
     content_max_bytes: Option<usize>,
     redact: Option<Redactor>,
     exporter: Option<ExporterChoice>,
@@ -177,6 +181,47 @@ impl TracingConfig {
     /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, else off).
     pub fn capture_content(mut self, capture: bool) -> Self {
         self.capture_content = Some(capture);
+        self
+    }
+
+    /// Outcome-based sampling: keep every trace the head sampler dropped in which a span
+    /// ended in error (an `Err`, a panic, a cancelled future or stream). Spans of such
+    /// traces are held in memory until their local root ends (see
+    /// [`tail_max_spans`](Self::tail_max_spans)). Env: `TRACE_LLM_KEEP_ERRORS`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = trace_llm::TracingConfig::default()
+    ///     .sample_ratio(0.01)
+    ///     .keep_errors(true)
+    ///     .keep_slower_than(Duration::from_secs(20))
+    ///     .keep_costlier_than(1.0);
+    /// ```
+    pub fn keep_errors(mut self, keep: bool) -> Self {
+        self.keep_errors = Some(keep);
+        self
+    }
+
+    /// Outcome-based sampling: keep every dropped trace whose local root took longer than
+    /// `threshold`. Env: `TRACE_LLM_KEEP_SLOWER_THAN_MS`.
+    pub fn keep_slower_than(mut self, threshold: Duration) -> Self {
+        self.keep_slower_than = Some(threshold);
+        self
+    }
+
+    /// Outcome-based sampling: keep every dropped trace whose local root's total cost
+    /// (`trace_llm.usage.total_cost`, its own included) is above `usd`. Env:
+    /// `TRACE_LLM_KEEP_COSTLIER_THAN_USD`.
+    pub fn keep_costlier_than(mut self, usd: f64) -> Self {
+        self.keep_costlier_than = Some(usd);
+        self
+    }
+
+    /// Most spans held for the outcome rules at once, over all undecided traces (default
+    /// 10,000); past it the oldest undecided traces are dropped and counted in
+    /// [`Stats::tail_dropped`](crate::Stats::tail_dropped).
+    pub fn tail_max_spans(mut self, spans: usize) -> Self {
+        self.tail_max_spans = Some(spans);
         self
     }
 
@@ -405,7 +450,14 @@ impl TracingConfig {
             }
             None => (None, None),
         };
+        let tail = tail_rules(
+            self.keep_errors,
+            self.keep_slower_than,
+            self.keep_costlier_than,
+            self.tail_max_spans,
+        );
         let settings = Settings {
+            tail,
             scope,
             sampler,
             capture_content,
@@ -612,5 +664,30 @@ fn latest_from_env() -> bool {
                 .trim()
                 .eq_ignore_ascii_case("gen_ai_latest_experimental")
         })
+    })
+}
+
+/// The outcome rules from code, else from `TRACE_LLM_KEEP_*`; `None` when no rule is on.
+fn tail_rules(
+    keep_errors: Option<bool>,
+    slower_than: Option<Duration>,
+    costlier_than: Option<f64>,
+    max_spans: Option<usize>,
+) -> Option<super::tail::TailRules> {
+    let keep_errors = keep_errors
+        .or_else(|| env::bool_var("TRACE_LLM_KEEP_ERRORS"))
+        .unwrap_or(false);
+    let slower_than = slower_than.or_else(|| env::millis_var("TRACE_LLM_KEEP_SLOWER_THAN_MS"));
+    let costlier_than = costlier_than
+        .filter(|usd| usd.is_finite() && *usd >= 0.0)
+        .or_else(|| env::usd_var("TRACE_LLM_KEEP_COSTLIER_THAN_USD"));
+    if !keep_errors && slower_than.is_none() && costlier_than.is_none() {
+        return None;
+    }
+    Some(super::tail::TailRules {
+        keep_errors,
+        slower_than,
+        costlier_than,
+        max_spans: max_spans.unwrap_or(super::tail::DEFAULT_TAIL_MAX_SPANS),
     })
 }

@@ -75,3 +75,18 @@ pub(crate) fn ratio_var(name: &str) -> Option<f64> {
         }
     }
 }
+
+/// An amount of US dollars, zero or more.
+pub(crate) fn usd_var(name: &str) -> Option<f64> {
+    let value = var(name)?;
+    match value.parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
+        _ => {
+            diag::warn(format_args!(
+                "{name}={} is not an amount of US dollars (zero or more); the rule is off",
+                crate::diag::Quoted(&value)
+            ));
+            None
+        }
+    }
+}

@@ -27,6 +27,12 @@ pub struct Stats {
     /// impls, and exporters. Each is contained: the application's call goes on, and the
     /// first panic of each kind is reported on stderr.
     pub hook_panics: u64,
+    /// Traces the head sampler dropped that an outcome rule (`keep_errors`,
+    /// `keep_slower_than`, `keep_costlier_than`) kept; their spans count as `started`.
+    pub tail_kept: u64,
+    /// Spans held for the outcome rules and then dropped: by a decision, or by the bound
+    /// on held spans ([`TracingConfig::tail_max_spans`](crate::TracingConfig::tail_max_spans)).
+    pub tail_dropped: u64,
 }
 
 /// Keeps the tracing pipeline running; dropping it flushes what is queued (bounded by the
@@ -99,6 +105,8 @@ impl TracingGuard {
             dropped: c.dropped.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             hook_panics: crate::diag::hook_panics().saturating_sub(c.hook_panics_at_start),
+            tail_kept: c.tail_kept.load(Ordering::Relaxed),
+            tail_dropped: c.tail_dropped.load(Ordering::Relaxed),
         }
     }
 }

@@ -12,6 +12,7 @@ mod headers;
 mod otlp;
 pub(crate) mod pipeline;
 mod sampler;
+pub(crate) mod tail;
 mod worker;
 
 pub use config::{

@@ -80,6 +80,8 @@ pub(crate) struct Settings {
     pub(crate) prices: PriceTable,
     /// Wake the exporter as soon as a root span ends (console output appears at once).
     pub(crate) export_on_root_end: bool,
+    /// Outcome rules for the traces the head sampler drops, if any is set.
+    pub(crate) tail: Option<super::tail::TailRules>,
 }
 
 /// Batching limits (`OTEL_BSP_*`).
@@ -143,6 +145,10 @@ pub(crate) struct Counters {
     pub(crate) export_errors: AtomicU64,
     /// [`diag::hook_panics`] when the pipeline started (it counts for the whole process).
     pub(crate) hook_panics_at_start: u64,
+    /// Traces the head sampler dropped that an outcome rule kept.
+    pub(crate) tail_kept: AtomicU64,
+    /// Held spans dropped by a decision or by the bound on held spans.
+    pub(crate) tail_dropped: AtomicU64,
 }
 
 /// Stripes of a [`StripedCounter`].
@@ -194,6 +200,8 @@ fn stripe() -> usize {
 pub(crate) struct Pipeline {
     pub(crate) settings: Settings,
     pub(crate) counters: Counters,
+    /// Spans held for the outcome rules.
+    held: Mutex<super::tail::Held>,
     pub(super) limits: Limits,
     queue: Mutex<Queue>,
     work: Condvar,
@@ -217,6 +225,7 @@ impl Pipeline {
                 ..Counters::default()
             },
             limits,
+            held: Mutex::new(super::tail::Held::default()),
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
             progress: Mutex::new(Progress::default()),
@@ -272,6 +281,27 @@ impl Pipeline {
         drop(queue);
         if wake {
             self.work.notify_one();
+        }
+    }
+
+    /// Holds an ended span the head sampler dropped until its local trace is decided; the
+    /// spans a decision keeps are exported (and counted as started then).
+    pub(crate) fn hold(&self, span: SpanData, outcome: super::tail::Outcome) {
+        let Some(rules) = &self.settings.tail else {
+            return;
+        };
+        let released = lock(&self.held).hold(rules, span, outcome);
+        self.counters
+            .tail_kept
+            .fetch_add(released.kept_traces, Ordering::Relaxed);
+        self.counters
+            .tail_dropped
+            .fetch_add(released.dropped_spans, Ordering::Relaxed);
+        if !released.export.is_empty() {
+            self.counters.started.add(released.export.len() as u64);
+        }
+        for span in released.export {
+            self.submit(span);
         }
     }
 

@@ -337,7 +337,12 @@ pub(crate) fn begin(
         .settings
         .sampler
         .should_sample(parent.parent_sampled(), trace_id);
-    let records = sampled || pipeline.settings.keep_unsampled || parent.has_request;
+    // Spans the sampler drops still record when totals, metrics or the outcome rules
+    // (which hold them until their trace is decided) need them.
+    let records = sampled
+        || pipeline.settings.keep_unsampled
+        || parent.has_request
+        || pipeline.settings.tail.is_some();
     if !records {
         if parent.parent_sampled() == Some(false) {
             // Unsampled below an unsampled parent, and nothing to record: the span needs no

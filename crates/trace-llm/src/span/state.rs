@@ -51,6 +51,12 @@ pub(crate) struct SpanState {
     pub(crate) response: ResponseData,
     /// Where this span's subtotal goes when it ends.
     pub(crate) parent_tally: Option<Arc<Tally>>,
+    /// The first span of a request scope with a budget: told at its end whether the
+    /// request went over it.
+    pub(crate) scope_root: bool,
+    /// Not sampled, but recorded and held for the outcome rules (tail sampling): exported
+    /// only if its local trace is kept.
+    pub(crate) held: bool,
 }
 
 impl SpanState {
@@ -66,6 +72,13 @@ impl SpanState {
         parent_tally: Option<Arc<Tally>>,
         request: Option<Arc<RequestData>>,
     ) -> (Self, Frame) {
+        let scope_root = request.as_ref().is_some_and(|r| {
+            r.values.get_budget_usd().is_some()
+                && !r
+                    .root_claimed
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+        });
+        let held = !sampled && pipeline.settings.tail.is_some();
         let state = SpanState {
             pipeline,
             sampled,
@@ -90,6 +103,8 @@ impl SpanState {
             content_truncated: false,
             response: ResponseData::default(),
             parent_tally,
+            scope_root,
+            held,
         };
         let frame = Frame {
             span: Some(span_context),
@@ -304,6 +319,25 @@ impl SpanState {
         }
     }
 
+    /// The budget event on the span whose cost crossed the request's budget; the budget
+    /// flag on the scope's root (which ends after the spans below it).
+    fn check_budget(&mut self, budget: u64, before: u64, own: u64) {
+        let after = before.saturating_add(own);
+        let to_usd = |pico: u64| pico as f64 / super::tally::PICO_PER_USD;
+        if own > 0 && before <= budget && after > budget {
+            self.add_event(
+                sc::TRACE_LLM_BUDGET_EXCEEDED_EVENT,
+                vec![
+                    KeyValue::new(sc::TRACE_LLM_BUDGET_USD, to_usd(budget)),
+                    KeyValue::new(sc::TRACE_LLM_USAGE_TOTAL_COST, to_usd(after)),
+                ],
+            );
+        }
+        if self.scope_root && after > budget {
+            self.push_attr(sc::TRACE_LLM_BUDGET_EXCEEDED, true);
+        }
+    }
+
     /// Ends the span: response attributes, roll-up to the ancestors and the request, export.
     /// `frame` is the span's own frame (its context, its tally, the request context). The
     /// box and the tally stay on this thread for the next spans.
@@ -318,6 +352,7 @@ impl SpanState {
 
     fn end(&mut self, frame: &mut Frame) {
         let end = SystemTime::now();
+        let failed = self.error_type.is_some();
         if let Some(metrics) = &self.pipeline.settings.metrics {
             let duration = end.duration_since(self.start).unwrap_or_default();
             metrics.record_end(self, duration.as_secs_f64());
@@ -335,9 +370,12 @@ impl SpanState {
             parent.add(total);
         }
         if let Some(request) = &frame.request {
-            request.totals.add(own);
+            let before = request.totals.add(own);
+            if let Some(budget) = request.budget_pico() {
+                self.check_budget(budget, before, own.cost_pico_usd);
+            }
         }
-        if !self.sampled {
+        if !self.sampled && !self.held {
             return;
         }
 
@@ -414,7 +452,7 @@ impl SpanState {
         events.events = std::mem::take(&mut self.events);
         events.dropped_count = self.dropped_events;
         let pipeline = self.pipeline;
-        pipeline.submit(SpanData {
+        let data = SpanData {
             span_context,
             parent_span_id: self.parent_span_id,
             parent_span_is_remote: self.parent_is_remote,
@@ -430,6 +468,18 @@ impl SpanState {
             // override, and the GenAI conventions leave a successful call's status unset.
             status: std::mem::replace(&mut self.status, Status::Unset),
             instrumentation_scope: pipeline.settings.scope.clone(),
-        });
+        };
+        if self.held {
+            pipeline.hold(
+                data,
+                crate::init::tail::Outcome {
+                    failed,
+                    duration: end.duration_since(self.start).unwrap_or_default(),
+                    cost_usd: total.cost_usd(),
+                },
+            );
+        } else {
+            pipeline.submit(data);
+        }
     }
 }

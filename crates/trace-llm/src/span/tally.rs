@@ -48,9 +48,10 @@ impl Subtotal {
 }
 
 impl Tally {
-    pub(crate) fn add(&self, s: Subtotal) {
+    /// Adds `s`; returns the cost (pico-dollars) the tally held before.
+    pub(crate) fn add(&self, s: Subtotal) -> u64 {
         if s.is_empty() {
-            return;
+            return self.cost_pico_usd.load(Ordering::Relaxed);
         }
         self.input_tokens
             .fetch_add(s.input_tokens, Ordering::Relaxed);
@@ -58,10 +59,12 @@ impl Tally {
             .fetch_add(s.output_tokens, Ordering::Relaxed);
         self.inference_calls
             .fetch_add(s.inference_calls, Ordering::Relaxed);
-        self.cost_pico_usd
+        let before = self
+            .cost_pico_usd
             .fetch_add(s.cost_pico_usd, Ordering::Relaxed);
         self.priced_calls
             .fetch_add(s.priced_calls, Ordering::Relaxed);
+        before
     }
 
     pub(crate) fn snapshot(&self) -> Subtotal {
