@@ -159,9 +159,12 @@ fn render_span(
         String::new()
     };
     let money = cost_summary(&span.attributes);
+    // A trace the head sampler dropped and an outcome rule kept says which rule.
+    let kept = attr(&span.attributes, sc::TRACE_LLM_SAMPLING_KEPT_BY)
+        .map_or_else(String::new, |rule| format!("  [kept: {rule}]"));
     let _ = writeln!(
         out,
-        "{first_prefix}{}  {}{kind}  {status}{money}{remote}",
+        "{first_prefix}{}  {}{kind}  {status}{money}{kept}{remote}",
         span.name,
         format_duration(duration)
     );
@@ -196,7 +199,8 @@ fn render_span(
 }
 
 /// Keys the header line summarises (see [`cost_summary`]).
-const SUMMARISED_KEYS: [&str; 5] = [
+const SUMMARISED_KEYS: [&str; 6] = [
+    sc::TRACE_LLM_SAMPLING_KEPT_BY,
     sc::TRACE_LLM_USAGE_COST,
     sc::TRACE_LLM_USAGE_TOTAL_COST,
     sc::TRACE_LLM_USAGE_TOTAL_INPUT_TOKENS,
@@ -408,12 +412,21 @@ mod tests {
             ),
             span(2, 1, "retrieval docs", 1, vec![tenant()]),
             span(4, 2, "rerank", 2, vec![]),
-            span(1, 0, "agent", 0, vec![tenant()]),
+            span(
+                1,
+                0,
+                "agent",
+                0,
+                vec![
+                    tenant(),
+                    KeyValue::new(sc::TRACE_LLM_SAMPLING_KEPT_BY, "error"),
+                ],
+            ),
         ];
         let mut out = String::new();
         render_trace(spans, &mut out);
         let expected = "\
-agent  2.00ms  ok
+agent  2.00ms  ok  [kept: error]
 │   trace_llm.tenant.id=acme
 ├── retrieval docs  2.00ms  ok
 │   └── rerank  2.00ms  ok
