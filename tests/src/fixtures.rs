@@ -58,6 +58,27 @@ impl Interaction {
         sse_events(&self.body)
     }
 
+    /// The stream's chunks as a client hands them out, whatever the framing: the decoded
+    /// AWS events, the SSE `data:` payloads, the NDJSON lines; `None` for a plain response.
+    /// Lenient: a line that is not JSON is skipped.
+    pub fn client_chunks(&self) -> Option<Vec<Value>> {
+        let lenient = |text: &str| serde_json::from_str::<Value>(text).ok();
+        if !self.decoded_chunks.is_empty() {
+            Some(self.decoded_chunks.clone())
+        } else if self.is_stream() {
+            Some(
+                self.sse_events()
+                    .iter()
+                    .filter_map(|(_, d)| lenient(d))
+                    .collect(),
+            )
+        } else if self.content_type.contains("ndjson") {
+            Some(self.body.lines().filter_map(lenient).collect())
+        } else {
+            None
+        }
+    }
+
     /// The JSON payloads of a streaming response (the `[DONE]` sentinel left out).
     pub fn chunks(&self) -> Vec<Value> {
         self.sse_events()

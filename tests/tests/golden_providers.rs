@@ -26,25 +26,6 @@ fn call_stream(
     chunks.into_iter()
 }
 
-/// The recorded stream's chunks as a client hands them out.
-fn chunks(i: &Interaction) -> Option<Vec<Value>> {
-    let lenient = |text: &str| serde_json::from_str::<Value>(text).ok();
-    if !i.decoded_chunks.is_empty() {
-        Some(i.decoded_chunks.clone())
-    } else if i.is_stream() {
-        Some(
-            i.sse_events()
-                .iter()
-                .filter_map(|(_, d)| lenient(d))
-                .collect(),
-        )
-    } else if i.content_type.contains("ndjson") {
-        Some(i.body.lines().filter_map(lenient).collect())
-    } else {
-        None
-    }
-}
-
 fn model_of(i: &Interaction) -> Option<String> {
     i.request["model"]
         .as_str()
@@ -55,7 +36,7 @@ fn model_of(i: &Interaction) -> Option<String> {
 /// Runs one interaction through the matching decorated function.
 fn run(i: &Interaction) {
     let model = model_of(i);
-    match chunks(i) {
+    match i.client_chunks() {
         Some(chunks) => {
             let n = chunks.len();
             assert_eq!(call_stream(&i.request, model.as_deref(), chunks).count(), n);

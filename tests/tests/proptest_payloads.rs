@@ -48,11 +48,12 @@ fn payloads() -> &'static [(Value, Value, Vec<Value>)] {
         ] {
             for fixture in Fixture::all(folder) {
                 for i in fixture.interactions {
-                    let response = serde_json::from_str(&i.body).unwrap_or(Value::Null);
-                    let chunks = if i.is_stream() {
-                        i.chunks()
-                    } else {
-                        Vec::new()
+                    let response: Value = serde_json::from_str(&i.body).unwrap_or(Value::Null);
+                    let chunks = match (i.client_chunks(), &response) {
+                        (Some(chunks), _) => chunks,
+                        // Gemini's `streamGenerateContent` without `alt=sse`: one array.
+                        (None, Value::Array(items)) => items.clone(),
+                        (None, _) => Vec::new(),
                     };
                     all.push((i.request.clone(), response, chunks));
                 }

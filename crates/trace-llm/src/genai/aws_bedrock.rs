@@ -18,7 +18,7 @@ use aws_sdk_bedrockruntime::types::{
 use aws_smithy_types::Document;
 use serde_json::{Value, json};
 
-use super::json::bedrock_message;
+use super::json::{bedrock_cached_usage, bedrock_message};
 use super::{
     ErrorType, GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage,
 };
@@ -28,19 +28,12 @@ const PROVIDER: &str = "aws.bedrock";
 
 fn usage(u: &TokenUsage) -> Usage {
     let count = |n: i32| i64::from(n.max(0));
-    let read = u.cache_read_input_tokens().map(count);
-    let write = u.cache_write_input_tokens().map(count);
-    Usage {
-        input_tokens: Some(
-            count(u.input_tokens())
-                .saturating_add(read.unwrap_or(0))
-                .saturating_add(write.unwrap_or(0)),
-        ),
-        output_tokens: Some(count(u.output_tokens())),
-        cache_read_input_tokens: read,
-        cache_creation_input_tokens: write,
-        reasoning_output_tokens: None,
-    }
+    bedrock_cached_usage(
+        Some(count(u.input_tokens())),
+        Some(count(u.output_tokens())),
+        u.cache_read_input_tokens().map(count),
+        u.cache_write_input_tokens().map(count),
+    )
 }
 
 fn document(d: &Document) -> Value {

@@ -339,23 +339,6 @@ impl RequestRecorder<'_> {
         self.state.capture_content()
     }
 
-    /// The span's operation (from the macro's `kind`), for payloads whose shape alone is
-    /// ambiguous (an embeddings `input` versus a Responses API `input`).
-    pub fn operation(&self) -> Operation {
-        self.state.operation
-    }
-
-    /// The span's `gen_ai.provider.name`, if set.
-    pub fn provider(&self) -> Option<&str> {
-        self.state.provider.as_deref()
-    }
-
-    /// Sets `gen_ai.provider.name` from the payload's shape, unless the span has one.
-    #[cfg(feature = "json")]
-    pub(crate) fn infer_provider(&mut self, provider: &'static str) {
-        self.state.set_provider(Cow::Borrowed(provider));
-    }
-
     /// A provider-specific attribute from [`semconv`](crate::semconv).
     #[cfg(feature = "json")]
     pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
@@ -516,22 +499,6 @@ impl ResponseRecorder<'_> {
         self.state.response.usage
     }
 
-    /// The span's operation (from the macro's `kind`).
-    pub fn operation(&self) -> Operation {
-        self.state.operation
-    }
-
-    /// The span's `gen_ai.provider.name`, if set.
-    pub fn provider(&self) -> Option<&str> {
-        self.state.provider.as_deref()
-    }
-
-    /// Sets `gen_ai.provider.name` from the payload's shape, unless the span has one.
-    #[cfg(feature = "json")]
-    pub(crate) fn infer_provider(&mut self, provider: &'static str) {
-        self.state.set_provider(Cow::Borrowed(provider));
-    }
-
     /// A provider-specific response attribute from [`semconv`](crate::semconv).
     #[cfg(feature = "json")]
     pub(crate) fn attr(&mut self, key: &'static str, value: impl Into<Value>) {
@@ -660,3 +627,30 @@ impl ResponseRecorder<'_> {
         call.arguments.push_str(arguments);
     }
 }
+
+/// What both recorders tell extraction code about the span they write into.
+macro_rules! span_facts {
+    ($recorder:ident) => {
+        impl $recorder<'_> {
+            /// The span's operation (from the macro's `kind`), for payloads whose shape alone
+            /// is ambiguous (an embeddings `input` versus a Responses API `input`).
+            pub fn operation(&self) -> Operation {
+                self.state.operation
+            }
+
+            /// The span's `gen_ai.provider.name`, if set.
+            pub fn provider(&self) -> Option<&str> {
+                self.state.provider.as_deref()
+            }
+
+            /// Sets `gen_ai.provider.name` from the payload's shape, unless the span has one.
+            #[cfg(feature = "json")]
+            pub(crate) fn infer_provider(&mut self, provider: &'static str) {
+                self.state.set_provider(Cow::Borrowed(provider));
+            }
+        }
+    };
+}
+
+span_facts!(RequestRecorder);
+span_facts!(ResponseRecorder);

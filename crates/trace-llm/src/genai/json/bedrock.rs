@@ -164,38 +164,47 @@ fn block(b: &Value) -> Option<Value> {
     None
 }
 
-/// Converse usage: `inputTokens` excludes cache reads and writes (Anthropic's rule), so the
-/// conventions' input count adds them.
-fn converse_usage(u: &Value) -> Usage {
-    let read = as_int(u.get("cacheReadInputTokens"));
-    let write = as_int(u.get("cacheWriteInputTokens"));
+/// Bedrock usage: its input count excludes cache reads and writes (Anthropic's rule), so
+/// the conventions' input count adds them.
+pub(crate) fn cached_usage(
+    input: Option<i64>,
+    output: Option<i64>,
+    read: Option<i64>,
+    write: Option<i64>,
+) -> Usage {
     Usage {
-        input_tokens: as_int(u.get("inputTokens")).map(|n| {
+        input_tokens: input.map(|n| {
             n.saturating_add(read.unwrap_or(0))
                 .saturating_add(write.unwrap_or(0))
         }),
-        output_tokens: as_int(u.get("outputTokens")),
+        output_tokens: output,
         cache_read_input_tokens: read,
         cache_creation_input_tokens: write,
         reasoning_output_tokens: None,
     }
 }
 
+/// Converse usage (`inputTokens`, `cacheReadInputTokens`, ...).
+fn converse_usage(u: &Value) -> Usage {
+    let get = |key: &str| as_int(u.get(key));
+    cached_usage(
+        get("inputTokens"),
+        get("outputTokens"),
+        get("cacheReadInputTokens"),
+        get("cacheWriteInputTokens"),
+    )
+}
+
 /// Usage from `amazon-bedrock-invocationMetrics` (the last event of an `InvokeModel`
 /// stream, whatever the model family).
 fn invocation_metrics_usage(m: &Value) -> Usage {
-    let read = as_int(m.get("cacheReadInputTokenCount"));
-    let write = as_int(m.get("cacheWriteInputTokenCount"));
-    Usage {
-        input_tokens: as_int(m.get("inputTokenCount")).map(|n| {
-            n.saturating_add(read.unwrap_or(0))
-                .saturating_add(write.unwrap_or(0))
-        }),
-        output_tokens: as_int(m.get("outputTokenCount")),
-        cache_read_input_tokens: read,
-        cache_creation_input_tokens: write,
-        reasoning_output_tokens: None,
-    }
+    let get = |key: &str| as_int(m.get(key));
+    cached_usage(
+        get("inputTokenCount"),
+        get("outputTokenCount"),
+        get("cacheReadInputTokenCount"),
+        get("cacheWriteInputTokenCount"),
+    )
 }
 
 pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>) {

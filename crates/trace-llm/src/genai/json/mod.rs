@@ -63,7 +63,10 @@ macro_rules! fields {
 mod bedrock;
 mod chunks;
 #[cfg(feature = "aws-bedrock")]
-pub(crate) use bedrock::{exception_type as aws_exception_type, message as bedrock_message};
+pub(crate) use bedrock::{
+    cached_usage as bedrock_cached_usage, exception_type as aws_exception_type,
+    message as bedrock_message,
+};
 mod cohere;
 mod google;
 mod ollama;
