@@ -14,6 +14,8 @@ mod errors;
 #[cfg(feature = "json")]
 pub(crate) mod json;
 mod record;
+#[cfg(feature = "json")]
+mod streamed;
 mod url;
 mod usage;
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod buffers;
 mod config;
+mod config_env;
 mod console;
 mod env;
 mod exporter;

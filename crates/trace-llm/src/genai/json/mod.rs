@@ -8,7 +8,7 @@ pub(crate) mod messages;
 
 use serde_json::Value;
 
-use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage};
+use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::intern::intern;
 use crate::semconv as sc;
 use crate::span::Operation;
@@ -60,6 +60,7 @@ macro_rules! fields {
 }
 
 // After `fields!`, which they use.
+mod anthropic;
 mod bedrock;
 mod chunks;
 #[cfg(feature = "aws-bedrock")]
@@ -70,6 +71,17 @@ pub(crate) use bedrock::{
 mod cohere;
 mod google;
 mod ollama;
+mod openai;
+
+use anthropic::{
+    anthropic_or_bedrock, anthropic_usage, record_anthropic_completion, record_anthropic_message,
+};
+#[cfg(feature = "async-openai")]
+pub(crate) use openai::base64_decoded_len;
+use openai::{
+    openai_usage, record_chat_completion, record_embeddings, record_openai_extras,
+    record_responses_response,
+};
 
 /// A count from the payload: a non-negative integer, or nothing (a negative or fractional
 /// value is not a count; `u64` values past `i64::MAX` are not representable as attributes).
@@ -392,218 +404,6 @@ impl<'a> Entries<'a> {
     }
 }
 
-/// A choice's index (its position when it does not say) and finish reason.
-fn choice_index_and_reason(position: usize, choice: &Value) -> (usize, Option<&str>) {
-    fields!(choice; index = "index", reason = "finish_reason");
-    let index = index
-        .and_then(Value::as_u64)
-        .map_or(position, |n| n as usize);
-    (index, as_text(reason))
-}
-
-/// OpenAI usage (chat, completions, embeddings, Responses): input includes cached tokens.
-fn openai_usage(usage: &Value) -> Option<Usage> {
-    fields!(usage;
-        prompt_tokens = "prompt_tokens",
-        input_tokens = "input_tokens",
-        completion_tokens = "completion_tokens",
-        output_tokens = "output_tokens",
-        prompt_details = "prompt_tokens_details",
-        input_details = "input_tokens_details",
-        completion_details = "completion_tokens_details",
-        output_details = "output_tokens_details",
-        cache_hits = "prompt_cache_hit_tokens",
-    );
-    let detail = |first: Option<&Value>, second: Option<&Value>, key: &str| {
-        first
-            .and_then(|d| entry(d, key))
-            .or_else(|| second.and_then(|d| entry(d, key)))
-            .and_then(Value::as_i64)
-            .filter(|n| *n >= 0)
-    };
-    let input = as_int(prompt_tokens).or_else(|| as_int(input_tokens))?;
-    let mut u = Usage::input(input);
-    u.output_tokens = as_int(completion_tokens).or_else(|| as_int(output_tokens));
-    // DeepSeek reports cache hits beside the total.
-    u.cache_read_input_tokens =
-        detail(prompt_details, input_details, "cached_tokens").or_else(|| as_int(cache_hits));
-    u.reasoning_output_tokens = detail(completion_details, output_details, "reasoning_tokens");
-    Some(u)
-}
-
-/// Anthropic usage: `input_tokens` excludes cached tokens, so the conventions' input count
-/// is `input_tokens + cache_read + cache_creation`. Cache counts missing from this event
-/// are taken from what earlier events of the stream said.
-fn anthropic_usage(usage: &Value, so_far: Usage) -> Usage {
-    fields!(usage;
-        input_tokens = "input_tokens",
-        output_tokens = "output_tokens",
-        cache_read = "cache_read_input_tokens",
-        cache_creation = "cache_creation_input_tokens",
-    );
-    let (cache_read, cache_creation) = (as_int(cache_read), as_int(cache_creation));
-    let input = as_int(input_tokens).map(|input| {
-        let read = cache_read.or(so_far.cache_read_input_tokens).unwrap_or(0);
-        let created = cache_creation
-            .or(so_far.cache_creation_input_tokens)
-            .unwrap_or(0);
-        input.saturating_add(read).saturating_add(created)
-    });
-    Usage {
-        input_tokens: input,
-        output_tokens: as_int(output_tokens),
-        cache_read_input_tokens: cache_read,
-        cache_creation_input_tokens: cache_creation,
-        reasoning_output_tokens: None,
-    }
-}
-
-/// Fingerprints and service tiers take few values: interned, they cost no allocation (and no
-/// free on the export thread).
-fn record_openai_extras(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    if let Some(fp) = as_text(e.system_fingerprint) {
-        rec.attr(sc::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, intern(fp));
-    }
-    if let Some(tier) = as_text(e.service_tier) {
-        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, intern(tier));
-    }
-}
-
-fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    e.record_compatible_provider(rec);
-    let choices = e.choices();
-    for (i, choice) in choices.iter().enumerate() {
-        if let (index, Some(reason)) = choice_index_and_reason(i, choice) {
-            rec.finish_reason(index, reason);
-        }
-    }
-    if let Some(usage) = e.usage.and_then(openai_usage) {
-        rec.usage(usage);
-    }
-    if openai_flavoured(rec.provider()) {
-        record_openai_extras(e, rec);
-    }
-    if rec.capture_content() {
-        rec.output_messages(|| {
-            Value::Array(
-                choices
-                    .iter()
-                    .map(|c| match c.get("message") {
-                        Some(message) => {
-                            messages::output_message(message, text(c, "finish_reason"))
-                        }
-                        None => messages::text_output_message(
-                            text(c, "text").unwrap_or_default(),
-                            text(c, "finish_reason"),
-                        ),
-                    })
-                    .collect(),
-            )
-        });
-    }
-}
-
-fn record_embeddings(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    if let Some(input) = as_int(e.usage.and_then(|u| u.get("prompt_tokens"))) {
-        rec.usage(Usage::input(input));
-    }
-    let first = e.data.and_then(|data| at(data, &["0", "embedding"]));
-    let dimensions = match first {
-        Some(Value::Array(values)) => Some(values.len() as i64),
-        // base64: little-endian f32 values.
-        Some(Value::String(b64)) => Some(base64_decoded_len(b64) as i64 / 4),
-        _ => None,
-    };
-    if let Some(d) = dimensions {
-        rec.embeddings_dimension_count(d);
-    }
-}
-
-pub(crate) fn base64_decoded_len(b64: &str) -> usize {
-    let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-    (b64.len() / 4) * 3 - padding.min(2)
-}
-
-/// Responses API finish reasons, as the official OpenAI instrumentation derives them: one
-/// per output message item (`stop` when completed, other terminal statuses verbatim); a
-/// response without message items that stopped early reports why.
-fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    let output = e
-        .output
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    let mut reasons: Vec<&str> = output
-        .iter()
-        .filter(|item| text(item, "type") == Some("message"))
-        .filter_map(|item| messages::responses_status_reason(text(item, "status")))
-        .collect();
-    if reasons.is_empty() {
-        if let Some(reason) = as_text(e.incomplete_details.and_then(|d| d.get("reason"))) {
-            reasons.push(reason);
-        }
-    }
-    for (i, reason) in reasons.iter().enumerate() {
-        rec.finish_reason(i, reason);
-    }
-    if let Some(usage) = e.usage.and_then(openai_usage) {
-        rec.usage(usage);
-    }
-    if let Some(tier) = as_text(e.service_tier) {
-        rec.attr(sc::OPENAI_RESPONSE_SERVICE_TIER, intern(tier));
-    }
-    if as_text(e.status) == Some("failed") {
-        // Classified as an HTTP error body's code is (`rate_limit_exceeded` → `rate_limit`).
-        let code = as_text(e.error.and_then(|err| err.get("code")));
-        let message = as_text(e.error.and_then(|err| err.get("message"))).unwrap_or("");
-        let error_type = match code {
-            Some(code) => super::errors::classify(None, Some(code), Some(code)),
-            None => std::borrow::Cow::Borrowed(sc::error_type::OTHER),
-        };
-        rec.error(&error_type, message);
-    }
-    if rec.capture_content() {
-        rec.output_messages(|| messages::responses_output(output));
-    }
-}
-
-fn record_anthropic_message(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    if let Some(reason) = as_text(e.stop_reason) {
-        rec.finish_reason(0, reason);
-    }
-    if let Some(usage) = e.usage {
-        let so_far = rec.usage_so_far();
-        rec.usage(anthropic_usage(usage, so_far));
-    }
-    if rec.capture_content() {
-        rec.output_messages(|| {
-            let mut message = serde_json::Map::new();
-            message.insert(
-                "role".into(),
-                e.role.cloned().unwrap_or_else(|| "assistant".into()),
-            );
-            message.insert("content".into(), e.content.cloned().unwrap_or(Value::Null));
-            Value::Array(vec![messages::output_message(
-                &Value::Object(message),
-                as_text(e.stop_reason),
-            )])
-        });
-    }
-}
-
-fn record_anthropic_completion(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    if let Some(reason) = as_text(e.stop_reason) {
-        rec.finish_reason(0, reason);
-    }
-    if rec.capture_content() {
-        rec.output_messages(|| {
-            Value::Array(vec![messages::text_output_message(
-                as_text(e.completion).unwrap_or_default(),
-                as_text(e.stop_reason),
-            )])
-        });
-    }
-}
-
 /// An error body (`{"error": {...}}`) returned as a value: recorded as the call's error.
 /// Google's carries the HTTP status as a number in `code` and its status name in `status`.
 fn record_error_body(error: &Value, rec: &mut ResponseRecorder<'_>) {
@@ -705,15 +505,6 @@ impl GenAiResponse for Value {
             }
             _ => {}
         }
-    }
-}
-
-/// Anthropic's message shape, from Anthropic or through Bedrock (`msg_bdrk_` ids).
-fn anthropic_or_bedrock(id: Option<&str>) -> &'static str {
-    if id.is_some_and(|id| id.starts_with("msg_bdrk_")) {
-        bedrock::PROVIDER
-    } else {
-        "anthropic"
     }
 }
 
