@@ -13,6 +13,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::semconv as sc;
+pub(crate) use crate::span::Outcome;
 
 /// Most spans held by default, over all undecided traces.
 pub const DEFAULT_TAIL_MAX_SPANS: usize = 10_000;
@@ -27,16 +28,6 @@ pub(crate) struct TailRules {
     pub(crate) slower_than: Option<Duration>,
     pub(crate) costlier_than: Option<f64>,
     pub(crate) max_spans: usize,
-}
-
-/// What a held span's end says about its trace.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Outcome {
-    /// Ended in error (an `Err`, a panic, cancelled).
-    pub(crate) failed: bool,
-    pub(crate) duration: Duration,
-    /// The span's own cost and its descendants' (for a local root: the trace's).
-    pub(crate) cost_usd: f64,
 }
 
 /// Why a trace was kept.

@@ -133,6 +133,17 @@ pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// What a span held for the outcome rules says about its trace when it ends (the pipeline
+/// decides the trace from it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outcome {
+    /// Ended in error (an `Err`, a panic, cancelled).
+    pub(crate) failed: bool,
+    pub(crate) duration: std::time::Duration,
+    /// The span's own cost and its descendants' (for a local root: the trace's).
+    pub(crate) cost_usd: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -472,7 +472,7 @@ impl SpanState {
         if self.held {
             pipeline.hold(
                 data,
-                crate::init::tail::Outcome {
+                super::Outcome {
                     failed,
                     duration: end.duration_since(self.start).unwrap_or_default(),
                     cost_usd: total.cost_usd(),
