@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::util::Redactor;
+
 /// Appended to a string that was cut to fit the size limit.
 pub const TRUNCATION_MARKER: &str = "…[truncated]";
 
@@ -117,7 +119,7 @@ fn mask_value(value: &mut Value) {
 fn cap_strings(value: &mut Value, cap: usize) -> bool {
     match value {
         Value::String(s) if s.len() > cap => {
-            let cut = crate::span::truncate_utf8(s, cap).len();
+            let cut = crate::util::truncate_utf8(s, cap).len();
             s.truncate(cut);
             s.push_str(TRUNCATION_MARKER);
             true
@@ -240,7 +242,7 @@ pub(crate) fn fit_text(text: String, max: usize) -> (String, bool) {
         return (text, false);
     }
     let room = max.saturating_sub(TRUNCATION_MARKER.len());
-    let mut cut = crate::span::truncate_utf8(&text, room).to_owned();
+    let mut cut = crate::util::truncate_utf8(&text, room).to_owned();
     cut.push_str(TRUNCATION_MARKER);
     (cut, true)
 }
@@ -251,7 +253,7 @@ pub(crate) fn prepare_text(
     key: &str,
     text: &str,
     max: usize,
-    redact: Option<&crate::init::pipeline::Redactor>,
+    redact: Option<&Redactor>,
 ) -> Option<(String, bool)> {
     let masked = mask_secrets(text);
     let redacted = match redact {
@@ -269,7 +271,7 @@ pub(crate) fn prepare(
     key: &str,
     mut value: Value,
     max: usize,
-    redact: Option<&crate::init::pipeline::Redactor>,
+    redact: Option<&Redactor>,
 ) -> Option<(String, bool)> {
     let too_deep = limit_depth(&mut value, 0);
     mask_value(&mut value);
@@ -365,7 +367,7 @@ mod tests {
         ) {
             // Wrapped `depth` times, past serde_json's parse limit for the larger depths.
             let value = (0..depth).fold(value, |v, _| Value::Array(vec![v]));
-            let hook: crate::init::pipeline::Redactor = std::sync::Arc::new(|_k, v| v);
+            let hook: Redactor = std::sync::Arc::new(|_k, v| v);
             for redact in [None, Some(&hook)] {
                 let (text, _) = prepare("k", value.clone(), max, redact).expect("no hook panic");
                 proptest::prop_assert!(text.len() <= max, "{} > {max}", text.len());

@@ -58,6 +58,8 @@ mod span;
 mod stream;
 #[cfg(feature = "tower")]
 pub mod tower;
+mod usage;
+mod util;
 
 #[doc(hidden)]
 pub mod __private;

@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 
 use super::frame;
 use crate::span::tally::Tally;
-use crate::span::truncate_utf8;
+use crate::util::truncate_utf8;
 
 /// Most custom attributes one request context carries; later ones are ignored.
 pub const MAX_CONTEXT_ATTRIBUTES: usize = 16;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use crate::genai::Usage;
+use crate::usage::Usage;
 
 /// How long a probed price is trusted (the database holds dated price changes).
 const TTL: Duration = Duration::from_secs(3600);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use crate::diag;
-use crate::genai::Usage;
+use crate::usage::Usage;
 
 #[cfg(feature = "cost")]
 mod bundled;

@@ -17,15 +17,14 @@ mod record;
 #[cfg(feature = "json")]
 mod streamed;
 mod url;
-mod usage;
 
 use std::borrow::Cow;
 
+pub use crate::usage::Usage;
 pub use errors::provider_error_type;
 pub use record::{RequestRecorder, ResponseRecorder};
 pub(crate) use record::{ResponseData, StreamStats};
 pub use url::model_from_url;
-pub use usage::Usage;
 
 /// A request to a model: its model name and settings, and (when content capture is on) its
 /// messages.

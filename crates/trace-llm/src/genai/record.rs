@@ -296,7 +296,7 @@ impl ResponseRecorder<'_> {
     pub fn id(&mut self, id: &str) {
         let data = &mut self.state.response;
         if data.id.is_none() && !id.is_empty() {
-            data.id = Some(crate::init::buffers::id(id));
+            data.id = Some(crate::span::buffers::id(id));
         }
     }
 
@@ -319,7 +319,7 @@ impl ResponseRecorder<'_> {
         let reasons = &mut self.state.response.finish_reasons;
         if reasons.len() <= choice_index {
             if reasons.capacity() == 0 {
-                *reasons = crate::init::buffers::reasons();
+                *reasons = crate::span::buffers::reasons();
             }
             // Exact: almost every response has one choice.
             reasons.reserve_exact(choice_index + 1 - reasons.len());
@@ -376,7 +376,7 @@ impl ResponseRecorder<'_> {
             attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_ID, id.clone()));
         }
         if let Some(explanation) = &evaluation.explanation {
-            let explanation = crate::span::truncate_utf8(explanation, 1024).to_owned();
+            let explanation = crate::util::truncate_utf8(explanation, 1024).to_owned();
             attributes.push(KeyValue::new(
                 sc::GEN_AI_EVALUATION_EXPLANATION,
                 explanation,

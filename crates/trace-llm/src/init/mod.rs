@@ -1,7 +1,6 @@
 //! `TracingConfig` / `init_tracing` / `TracingGuard`: resource, sampler, the batching span
 //! pipeline, and the OTLP, console and custom exporters.
 
-pub(crate) mod buffers;
 mod config;
 mod config_env;
 mod console;

@@ -59,7 +59,7 @@ pub(crate) fn install(pipeline: &'static Pipeline) -> Result<(), Error> {
 
 /// A content redaction hook: sees every content value (with its attribute key) before it is
 /// set on a span.
-pub(crate) type Redactor = std::sync::Arc<dyn Fn(&str, String) -> String + Send + Sync>;
+pub(crate) use crate::util::Redactor;
 
 /// Settings that spans read while they record.
 pub(crate) struct Settings {

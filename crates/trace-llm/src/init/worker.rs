@@ -175,7 +175,7 @@ fn run(
         let (count, flush_target, shutdown) = pipeline.next_round(handled_flush, until);
         let (round, mut last_error) = spans_out.export(&runtime, count);
         pipeline.provide_empty_batches(count);
-        super::buffers::refill(round);
+        crate::span::buffers::refill(round);
         let flushing = flush_target > handled_flush || shutdown;
         if let Some(m) = metrics.as_mut() {
             if flushing || Instant::now() >= m.next {

@@ -2,6 +2,7 @@
 //! body as the current span, record the result, record error / panic / cancellation, end
 //! exactly once.
 
+pub(crate) mod buffers;
 pub(crate) mod ids;
 mod live;
 mod manual;
@@ -121,17 +122,7 @@ impl Operation {
     }
 }
 
-/// The longest prefix of `s` that fits in `max` bytes without splitting a character.
-pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub(crate) use crate::util::truncate_utf8;
 
 /// What a span held for the outcome rules says about its trace when it ends (the pipeline
 /// decides the trace from it).

@@ -88,7 +88,7 @@ impl SpanState {
             parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
             parent_is_remote: parent.is_some_and(SpanContext::is_remote),
             start: SystemTime::now(),
-            attributes: crate::init::buffers::attributes(),
+            attributes: super::buffers::attributes(),
             user_attributes: 0,
             dropped_attributes: 0,
             events: Vec::new(),
@@ -444,7 +444,7 @@ impl SpanState {
             attributes.retain(|kv| !kv.key.as_str().starts_with("openai."));
         }
 
-        crate::init::buffers::note_attributes(attributes.len());
+        super::buffers::note_attributes(attributes.len());
         let Some(span_context) = frame.span.take() else {
             return;
         };

@@ -14,7 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opentelemetry::{KeyValue, StringValue};
 
-use super::pipeline::lock;
+/// Locks `m`; a panic while holding these locks cannot leave them inconsistent (plain
+/// pushes and swaps), so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Attribute slots per span buffer to start with: a chat span with response and usage has
 /// about twelve.
