@@ -53,7 +53,9 @@ mod future;
 mod genai;
 mod init;
 mod intern;
+mod manual;
 pub mod metrics;
+mod operation;
 mod span;
 mod stream;
 #[cfg(feature = "tower")]
@@ -220,6 +222,7 @@ pub use init::{
     DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENT_EXPORTS, DEFAULT_CONTENT_MAX_BYTES, DEFAULT_QUEUE_SIZE,
     Protocol, Stats, TracingConfig, TracingGuard, init_tracing,
 };
+pub use manual::{SpanBuilder, SpanGuard, SpanHandle, current_span, span};
 pub use span::tally::Totals;
-pub use span::{AttributeValue, Operation, SpanBuilder, SpanGuard, SpanHandle, current_span, span};
+pub use span::{AttributeValue, Operation};
 pub use stream::{StreamItem, TracedIter, TracedStream};

@@ -8,6 +8,7 @@
 //! Collection goes through a manual reader that the export thread drives, so the OTLP metric
 //! exporter runs on the same runtime as the span exporter.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -20,8 +21,24 @@ use opentelemetry_sdk::metrics::{
     InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
 };
 
+use crate::operation::Operation;
 use crate::semconv as sc;
-use crate::span::{Operation, SpanState};
+use crate::usage::Usage;
+
+/// What the metrics of one span are recorded from: plain values the span core hands over,
+/// so that metrics depend on no span machinery.
+pub(crate) struct CallFacts<'a> {
+    pub(crate) operation: Operation,
+    // Borrowed as the span holds them: cloning a `Cow::Borrowed` name allocates nothing.
+    pub(crate) provider: Option<&'a Cow<'static, str>>,
+    pub(crate) request_model: Option<&'a Cow<'static, str>>,
+    pub(crate) response_model: Option<&'a Cow<'static, str>>,
+    /// The span's attributes, where the server and the step's names are found.
+    pub(crate) attributes: &'a [KeyValue],
+    pub(crate) error_type: Option<&'a Cow<'static, str>>,
+    pub(crate) usage: Usage,
+    pub(crate) time_to_first_chunk: Option<f64>,
+}
 
 /// Explicit bucket boundaries the conventions give for durations, in seconds.
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -144,18 +161,18 @@ impl Metrics {
     }
 
     /// Operation, provider, models and server: what the GenAI client metrics share.
-    fn model_attributes(state: &SpanState) -> Vec<KeyValue> {
+    fn model_attributes(state: &CallFacts<'_>) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(7);
         if let Some(op) = state.operation.as_str() {
             attributes.push(KeyValue::new(sc::GEN_AI_OPERATION_NAME, op));
         }
-        if let Some(provider) = &state.provider {
+        if let Some(provider) = state.provider {
             attributes.push(KeyValue::new(sc::GEN_AI_PROVIDER_NAME, provider.clone()));
         }
-        if let Some(model) = &state.request_model {
+        if let Some(model) = state.request_model {
             attributes.push(KeyValue::new(sc::GEN_AI_REQUEST_MODEL, model.clone()));
         }
-        if let Some(model) = &state.response.model {
+        if let Some(model) = state.response_model {
             attributes.push(KeyValue::new(sc::GEN_AI_RESPONSE_MODEL, model.clone()));
         }
         for key in [sc::SERVER_ADDRESS, sc::SERVER_PORT] {
@@ -168,7 +185,7 @@ impl Metrics {
 
     /// What a tool / agent / workflow / retrieval duration is broken down by: names the
     /// application chose, a bounded set.
-    fn step_attributes(state: &SpanState) -> Vec<KeyValue> {
+    fn step_attributes(state: &CallFacts<'_>) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(4);
         if let Some(op) = state.operation.as_str() {
             attributes.push(KeyValue::new(sc::GEN_AI_OPERATION_NAME, op));
@@ -188,13 +205,12 @@ impl Metrics {
     }
 
     /// Records a span that ended after `duration` seconds.
-    pub(crate) fn record_end(&self, state: &SpanState, duration: f64) {
+    pub(crate) fn record_end(&self, state: &CallFacts<'_>, duration: f64) {
         if state.operation == Operation::Task {
             return;
         }
         let error = state
             .error_type
-            .as_ref()
             .map(|e| KeyValue::new(sc::ERROR_TYPE, Value::from(e.clone())));
         if !state.operation.is_inference() {
             let mut attributes = Self::step_attributes(state);
@@ -215,7 +231,7 @@ impl Metrics {
             return self.record_latest(latest, state, duration, &attributes, &with_error);
         }
         self.operation_duration.record(duration, &with_error);
-        let usage = &state.response.usage;
+        let usage = &state.usage;
         for (kind, count) in [
             ("input", usage.input_tokens),
             ("output", usage.output_tokens),
@@ -226,7 +242,7 @@ impl Metrics {
                 self.token_usage.record(count, &attributes);
             }
         }
-        if let Some(ttfc) = state.response.stream.and_then(|s| s.time_to_first_chunk) {
+        if let Some(ttfc) = state.time_to_first_chunk {
             self.time_to_first_chunk.record(ttfc, &attributes);
         }
     }
@@ -236,12 +252,12 @@ impl Metrics {
     fn record_latest(
         &self,
         latest: &LatestInstruments,
-        state: &SpanState,
+        state: &CallFacts<'_>,
         duration: f64,
         attributes: &[KeyValue],
         with_error: &[KeyValue],
     ) {
-        let usage = &state.response.usage;
+        let usage = &state.usage;
         let count = |n: Option<i64>| n.and_then(|c| u64::try_from(c).ok());
         if state.operation == Operation::Embeddings {
             latest.embeddings_duration.record(duration, with_error);
@@ -257,19 +273,19 @@ impl Metrics {
         if let Some(n) = count(usage.output_tokens) {
             latest.output_tokens.record(n, with_error);
         }
-        if let Some(ttfc) = state.response.stream.and_then(|s| s.time_to_first_chunk) {
+        if let Some(ttfc) = state.time_to_first_chunk {
             self.time_to_first_chunk.record(ttfc, attributes);
         }
     }
 
     /// The attributes of a stream's time-per-chunk measurements.
-    pub(crate) fn chunk_attributes(&self, state: &SpanState) -> Vec<KeyValue> {
+    pub(crate) fn chunk_attributes(&self, state: &CallFacts<'_>) -> Vec<KeyValue> {
         Self::model_attributes(state)
     }
 
     /// Records the time between two chunks of a streamed response.
-    pub(crate) fn record_chunk_gap(&self, state: &SpanState, attributes: &[KeyValue], gap: f64) {
-        if state.operation.is_inference() {
+    pub(crate) fn record_chunk_gap(&self, operation: Operation, attributes: &[KeyValue], gap: f64) {
+        if operation.is_inference() {
             self.time_per_output_chunk.record(gap, attributes);
         }
     }

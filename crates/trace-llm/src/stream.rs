@@ -118,8 +118,8 @@ impl Progress {
                 let gap = now.duration_since(previous).unwrap_or_default();
                 let attributes = self
                     .gap_attributes
-                    .get_or_insert_with(|| metrics.chunk_attributes(state));
-                metrics.record_chunk_gap(state, attributes, gap.as_secs_f64());
+                    .get_or_insert_with(|| metrics.chunk_attributes(&state.call_facts()));
+                metrics.record_chunk_gap(state.operation, attributes, gap.as_secs_f64());
             }
             self.last_item = Some(now);
         }

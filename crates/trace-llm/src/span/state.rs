@@ -115,6 +115,20 @@ impl SpanState {
         (state, frame)
     }
 
+    /// What this span's metrics are recorded from.
+    pub(crate) fn call_facts(&self) -> crate::metrics::CallFacts<'_> {
+        crate::metrics::CallFacts {
+            operation: self.operation,
+            provider: self.provider.as_ref(),
+            request_model: self.request_model.as_ref(),
+            response_model: self.response.model.as_ref(),
+            attributes: &self.attributes,
+            error_type: self.error_type.as_ref(),
+            usage: self.response.usage,
+            time_to_first_chunk: self.response.stream.and_then(|s| s.time_to_first_chunk),
+        }
+    }
+
     pub(crate) fn capture_content(&self) -> bool {
         self.pipeline.settings.capture_content
     }
@@ -355,7 +369,7 @@ impl SpanState {
         let failed = self.error_type.is_some();
         if let Some(metrics) = &self.pipeline.settings.metrics {
             let duration = end.duration_since(self.start).unwrap_or_default();
-            metrics.record_end(self, duration.as_secs_f64());
+            metrics.record_end(&self.call_facts(), duration.as_secs_f64());
         }
         let own = self.own_subtotal(end);
         let descendants = frame

@@ -1,4 +1,5 @@
-//! The manual API, for what a decorator cannot express: spans named at the call site, a
+//! The manual API (glue over the span core, futures and streams), for what a decorator
+//! cannot express: spans named at the call site, a
 //! loop summarised in one span, hand-built streams, and recording on whatever span is
 //! current. Everything is a no-op, without allocation, when tracing is off.
 
@@ -10,9 +11,6 @@ use futures_core::Stream;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Key, KeyValue};
 
-use super::Operation;
-use super::live::{LiveSpan, begin};
-use super::value::AttributeValue;
 use crate::context::frame::{self, OwnedFrame};
 use crate::future::{EndSpan, Instrumented};
 use crate::genai::{
@@ -20,6 +18,7 @@ use crate::genai::{
 };
 use crate::init::pipeline;
 use crate::semconv as sc;
+use crate::span::{AttributeValue, LiveSpan, Operation, SpanState, begin};
 use crate::stream::{StreamItem, TracedIter, TracedStream, record_stream_item};
 
 /// Starts a span by hand: `name` is the whole span name (keep it low-cardinality), the
@@ -299,7 +298,7 @@ pub struct SpanHandle {
 }
 
 impl SpanHandle {
-    fn with_state(self, f: impl FnOnce(&mut super::SpanState)) {
+    fn with_state(self, f: impl FnOnce(&mut SpanState)) {
         if pipeline::enabled() {
             frame::with_current_state(f);
         }
