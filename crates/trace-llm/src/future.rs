@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::context::frame::{self, OwnedFrame};
 use crate::span::LiveSpan;
+use crate::span::frame::{self, OwnedFrame};
 
 /// What an [`Instrumented`] future does with its span and output when it completes.
 pub trait Finish<T> {

@@ -11,13 +11,13 @@ use futures_core::Stream;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Key, KeyValue};
 
-use crate::context::frame::{self, OwnedFrame};
 use crate::future::{EndSpan, Instrumented};
 use crate::genai::{
     Evaluation, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage,
 };
 use crate::init::pipeline;
 use crate::semconv as sc;
+use crate::span::frame::{self, OwnedFrame};
 use crate::span::{AttributeValue, LiveSpan, Operation, SpanState, begin};
 use crate::stream::{StreamItem, TracedIter, TracedStream, record_stream_item};
 

@@ -18,9 +18,9 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use pin_project_lite::pin_project;
 
-use super::frame::{self, OwnedFrame};
 use super::request::RequestContext;
 use crate::semconv as sc;
+use crate::span::frame::{self, OwnedFrame};
 
 /// Baggage entries the W3C format allows; beyond it propagators drop entries.
 const MAX_BAGGAGE_ENTRIES: usize = 64;

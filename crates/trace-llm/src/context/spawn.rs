@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
-use super::frame;
 use crate::future::FutureExt;
+use crate::span::frame;
 
 /// `tokio::spawn`, keeping the current span as the parent of the task's spans and the
 /// current [`RequestContext`](crate::RequestContext). Must be called inside a Tokio

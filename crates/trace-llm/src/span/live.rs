@@ -12,12 +12,12 @@ use super::Operation;
 use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
-use crate::context::RequestData;
-use crate::context::frame::{self, BareIds, Entered, Frame, OwnedFrame};
 use crate::diag::{Hook, isolate};
 use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
 use crate::semconv as sc;
+use crate::span::frame::{self, BareIds, Entered, Frame, OwnedFrame};
+use crate::span::request::RequestData;
 
 /// What a decorated function's attribute says, fixed at compile time. One `static` per
 /// decorated function; generated code only.

@@ -3,11 +3,15 @@
 //! exactly once.
 
 pub(crate) mod buffers;
+pub(crate) mod frame;
 pub(crate) mod ids;
 mod live;
+pub(crate) mod request;
 pub(crate) mod reuse;
 mod state;
 pub(crate) mod tally;
+#[cfg(feature = "tracing")]
+pub(crate) mod tracing_bridge;
 mod value;
 
 pub use live::{LiveSpan, Meta, SpanInit};

@@ -10,7 +10,7 @@ use std::thread::LocalKey;
 
 use super::SpanState;
 use super::tally::Tally;
-use crate::context::frame::Frame;
+use crate::span::frame::Frame;
 
 /// Boxes (and tallies) a thread keeps for reuse: enough for deep nesting in a loop.
 const KEEP: usize = 16;

@@ -11,11 +11,11 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use super::tally::{PICO_PER_USD, Subtotal, Tally};
 use super::{Operation, truncate_utf8};
-use crate::context::RequestData;
-use crate::context::frame::Frame;
 use crate::genai::ResponseData;
 use crate::init::pipeline::Pipeline;
 use crate::semconv as sc;
+use crate::span::frame::Frame;
+use crate::span::request::RequestData;
 
 /// Most attributes a span takes from users (macro `attributes(...)`, request-context
 /// attributes, manual `set_attribute`), so they cannot crowd out the GenAI attributes.

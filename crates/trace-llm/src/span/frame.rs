@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+use super::SpanState;
 use super::request::RequestData;
-use crate::span::SpanState;
-use crate::span::reuse;
-use crate::span::tally::Tally;
+use super::reuse;
+use super::tally::Tally;
 
 /// What new spans inherit from the code that starts them.
 #[derive(Default)]
@@ -370,7 +370,7 @@ fn otel_current_parent() -> Option<SpanContext> {
 /// The current `tracing` span's OpenTelemetry context (the `tracing` feature).
 fn bridged_parent() -> Option<SpanContext> {
     #[cfg(feature = "tracing")]
-    return crate::context::tracing_bridge::current_parent();
+    return super::tracing_bridge::current_parent();
     #[cfg(not(feature = "tracing"))]
     None
 }
