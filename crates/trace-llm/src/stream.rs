@@ -10,8 +10,9 @@ use std::time::SystemTime;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::genai::{ErrorType, GenAiChunk, ResponseRecorder, StreamStats};
+use crate::genai::{ErrorType, GenAiChunk, ResponseRecorder};
 use crate::span::LiveSpan;
+use crate::span::record::StreamStats;
 
 /// Records one item on the span (chunk usage, errors); chosen where the item type is known.
 pub(crate) type OnItem<T> = fn(&T, &mut LiveSpan);

@@ -13,17 +13,14 @@ mod aws_bedrock;
 mod errors;
 #[cfg(feature = "json")]
 pub(crate) mod json;
-mod record;
-#[cfg(feature = "json")]
-mod streamed;
+mod live;
 mod url;
 
 use std::borrow::Cow;
 
+pub use crate::span::record::{Evaluation, RequestRecorder, ResponseRecorder};
 pub use crate::usage::Usage;
 pub use errors::provider_error_type;
-pub use record::{RequestRecorder, ResponseRecorder};
-pub(crate) use record::{ResponseData, StreamStats};
 pub use url::model_from_url;
 
 /// A request to a model: its model name and settings, and (when content capture is on) its
@@ -212,74 +209,6 @@ impl<T: ScoredDocument> GenAiResponse for [T] {
 impl<T: ScoredDocument> GenAiResponse for Vec<T> {
     fn record_response(&self, rec: &mut ResponseRecorder<'_>) {
         self.as_slice().record_response(rec);
-    }
-}
-
-/// The result of an evaluator (LLM-as-judge, heuristic check): returned from a decorated
-/// function, it is recorded as a `gen_ai.evaluation.result` event.
-///
-/// ```
-/// use trace_llm::{trace_llm, Evaluation};
-///
-/// #[trace_llm(name = "evaluate relevance")]
-/// fn judge(answer: &str) -> Evaluation {
-///     Evaluation::new("Relevance").score(0.8).label("relevant")
-/// }
-/// # judge("x");
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct Evaluation {
-    /// `gen_ai.evaluation.name`: the metric (`Relevance`, `IntentResolution`).
-    pub name: Cow<'static, str>,
-    /// `gen_ai.evaluation.score.value`.
-    pub score: Option<f64>,
-    /// `gen_ai.evaluation.score.label` (low-cardinality: `pass`, `fail`, `relevant`).
-    pub label: Option<String>,
-    /// `gen_ai.evaluation.explanation`.
-    pub explanation: Option<String>,
-    /// `gen_ai.response.id` of the response evaluated, which ties the result to its call.
-    pub response_id: Option<String>,
-}
-
-impl Evaluation {
-    /// An evaluation of the metric `name`.
-    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
-        Evaluation {
-            name: name.into(),
-            score: None,
-            label: None,
-            explanation: None,
-            response_id: None,
-        }
-    }
-
-    /// The score.
-    pub fn score(mut self, score: f64) -> Self {
-        self.score = Some(score);
-        self
-    }
-
-    /// The label.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-
-    /// The explanation.
-    pub fn explanation(mut self, explanation: impl Into<String>) -> Self {
-        self.explanation = Some(explanation.into());
-        self
-    }
-
-    /// The id of the response evaluated (its `gen_ai.response.id`).
-    ///
-    /// ```
-    /// let result = trace_llm::Evaluation::new("Relevance").score(0.9).response_id("chatcmpl-123");
-    /// assert_eq!(result.response_id.as_deref(), Some("chatcmpl-123"));
-    /// ```
-    pub fn response_id(mut self, id: impl Into<String>) -> Self {
-        self.response_id = Some(id.into());
-        self
     }
 }
 

@@ -12,8 +12,6 @@ use super::Operation;
 use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
-use crate::diag::{Hook, isolate};
-use crate::genai::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
 use crate::init::pipeline;
 use crate::semconv as sc;
 use crate::span::frame::{self, BareIds, Entered, Frame, OwnedFrame};
@@ -154,24 +152,6 @@ impl LiveSpan {
         }
     }
 
-    /// Records a response (usage, model, finish reasons, ...).
-    pub fn record_response<T: GenAiResponse + ?Sized>(&mut self, response: &T) {
-        if let Some(state) = self.state_mut() {
-            isolate(Hook::Extractor, || {
-                response.record_response(&mut ResponseRecorder { state });
-            });
-        }
-    }
-
-    /// Records one stream chunk.
-    pub fn record_chunk<T: GenAiChunk + ?Sized>(&mut self, chunk: &T) {
-        if let Some(state) = self.state_mut() {
-            isolate(Hook::Extractor, || {
-                chunk.record_chunk(&mut ResponseRecorder { state })
-            });
-        }
-    }
-
     /// Whether the returned value should be recorded as `gen_ai.tool.call.result`.
     pub fn wants_tool_result(&self) -> bool {
         self.frame
@@ -235,7 +215,7 @@ impl LiveSpan {
 /// generated code only.
 #[doc(hidden)]
 pub struct SpanInit<'a> {
-    state: &'a mut SpanState,
+    pub(crate) state: &'a mut SpanState,
 }
 
 impl SpanInit<'_> {
@@ -243,16 +223,6 @@ impl SpanInit<'_> {
         if let Some(model) = model.str_value() {
             self.state.set_request_model(model);
         }
-    }
-
-    pub fn request<R: GenAiRequest + ?Sized>(&mut self, request: &R) {
-        let state = &mut *self.state;
-        isolate(Hook::Extractor, || {
-            if let Some(model) = request.model() {
-                state.set_request_model(model);
-            }
-            request.record_request(&mut RequestRecorder { state });
-        });
     }
 
     /// `server.address` / `server.port` from the provider's base URL (`base_url = expr`).

@@ -6,9 +6,12 @@ pub(crate) mod buffers;
 pub(crate) mod frame;
 pub(crate) mod ids;
 mod live;
+pub(crate) mod record;
 pub(crate) mod request;
 pub(crate) mod reuse;
 mod state;
+#[cfg(feature = "json")]
+pub(crate) mod streamed;
 pub(crate) mod tally;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;

@@ -9,9 +9,9 @@ use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
+use super::record::ResponseData;
 use super::tally::{PICO_PER_USD, Subtotal, Tally};
 use super::{Operation, truncate_utf8};
-use crate::genai::ResponseData;
 use crate::init::pipeline::Pipeline;
 use crate::semconv as sc;
 use crate::span::frame::Frame;

@@ -7,56 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::at;
 
-/// Maps a provider finish reason to the output-message schema's enum (`stop`, `length`,
-/// `content_filter`, `tool_call`, `error`); unknown values pass through.
-pub(crate) fn schema_finish_reason(reason: &str) -> String {
-    let lower;
-    let reason = if reason.bytes().any(|b| b.is_ascii_uppercase()) {
-        lower = reason.to_ascii_lowercase();
-        lower.as_str()
-    } else {
-        reason
-    };
-    match reason {
-        "stop" | "end_turn" | "stop_sequence" | "completed" | "pause_turn" | "complete"
-        | "finish" | "end" => "stop",
-        "length"
-        | "max_tokens"
-        | "max_output_tokens"
-        | "model_context_window_exceeded"
-        | "model_length" => "length",
-        "content_filter"
-        | "refusal"
-        | "safety"
-        | "recitation"
-        | "blocklist"
-        | "prohibited_content"
-        | "spii"
-        | "image_safety"
-        | "content_filtered"
-        | "guardrail_intervened"
-        | "error_toxic" => "content_filter",
-        "tool_calls" | "function_call" | "tool_use" | "tool_call" | "unexpected_tool_call" => {
-            "tool_call"
-        }
-        "error"
-        | "failed"
-        | "cancelled"
-        | "malformed_function_call"
-        | "other"
-        | "finish_reason_unspecified"
-        | "language"
-        | "error_limit" => "error",
-        other => other,
-    }
-    .to_owned()
-}
-
-/// The schema's finish reason; a message whose reason the provider did not give (a cut
-/// stream) reads `error`, as the official instrumentations record it, never `null`.
-pub(crate) fn finish_reason_or_error(reason: Option<&str>) -> Value {
-    reason.map_or_else(|| "error".into(), |r| schema_finish_reason(r).into())
-}
+pub(crate) use crate::span::streamed::finish_reason_or_error;
 
 pub(super) fn text_part(text: &str) -> Value {
     json!({"type": "text", "content": text})

@@ -5,11 +5,11 @@ use std::borrow::Cow;
 
 use opentelemetry::{KeyValue, StringValue, Value};
 
-use super::Usage;
 #[cfg(feature = "json")]
 use super::streamed::StreamedOutput;
+use super::{Operation, SpanState};
 use crate::semconv as sc;
-use crate::span::{Operation, SpanState};
+use crate::usage::Usage;
 
 /// What a traced stream or iterator saw.
 #[derive(Clone, Copy, Debug, Default)]
@@ -358,7 +358,7 @@ impl ResponseRecorder<'_> {
     }
 
     /// A `gen_ai.evaluation.result` event.
-    pub fn evaluation(&mut self, evaluation: &super::Evaluation) {
+    pub fn evaluation(&mut self, evaluation: &Evaluation) {
         let mut attributes = vec![KeyValue::new(
             sc::GEN_AI_EVALUATION_NAME,
             evaluation.name.clone(),
@@ -469,3 +469,71 @@ macro_rules! span_facts {
 
 span_facts!(RequestRecorder);
 span_facts!(ResponseRecorder);
+
+/// The result of an evaluator (LLM-as-judge, heuristic check): returned from a decorated
+/// function, it is recorded as a `gen_ai.evaluation.result` event.
+///
+/// ```
+/// use trace_llm::{trace_llm, Evaluation};
+///
+/// #[trace_llm(name = "evaluate relevance")]
+/// fn judge(answer: &str) -> Evaluation {
+///     Evaluation::new("Relevance").score(0.8).label("relevant")
+/// }
+/// # judge("x");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// `gen_ai.evaluation.name`: the metric (`Relevance`, `IntentResolution`).
+    pub name: Cow<'static, str>,
+    /// `gen_ai.evaluation.score.value`.
+    pub score: Option<f64>,
+    /// `gen_ai.evaluation.score.label` (low-cardinality: `pass`, `fail`, `relevant`).
+    pub label: Option<String>,
+    /// `gen_ai.evaluation.explanation`.
+    pub explanation: Option<String>,
+    /// `gen_ai.response.id` of the response evaluated, which ties the result to its call.
+    pub response_id: Option<String>,
+}
+
+impl Evaluation {
+    /// An evaluation of the metric `name`.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        Evaluation {
+            name: name.into(),
+            score: None,
+            label: None,
+            explanation: None,
+            response_id: None,
+        }
+    }
+
+    /// The score.
+    pub fn score(mut self, score: f64) -> Self {
+        self.score = Some(score);
+        self
+    }
+
+    /// The label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The explanation.
+    pub fn explanation(mut self, explanation: impl Into<String>) -> Self {
+        self.explanation = Some(explanation.into());
+        self
+    }
+
+    /// The id of the response evaluated (its `gen_ai.response.id`).
+    ///
+    /// ```
+    /// let result = trace_llm::Evaluation::new("Relevance").score(0.9).response_id("chatcmpl-123");
+    /// assert_eq!(result.response_id.as_deref(), Some("chatcmpl-123"));
+    /// ```
+    pub fn response_id(mut self, id: impl Into<String>) -> Self {
+        self.response_id = Some(id.into());
+        self
+    }
+}
