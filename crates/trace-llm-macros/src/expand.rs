@@ -3,61 +3,18 @@
 //! `::core::...`).
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Attribute, Block, Expr, ReturnType, Signature, Stmt, Token, Type, Visibility};
+use syn::{Expr, ReturnType, Signature, Stmt, Token, Type};
 
 use crate::args::{Args, ModelArg, Operation};
+use crate::item::{Body, MaybeItemFn};
 use crate::shape::{
     Shape, async_trait_block, boxed_dyn_trait, classify, first_trait_bound, first_type_arg,
     last_segment, produced_type,
 };
-
-/// The function as parsed: the body precisely when it parses, otherwise as raw tokens so
-/// that it is re-emitted unchanged (the IDE keeps working on half-written code).
-pub(crate) struct MaybeItemFn {
-    pub(crate) outer_attrs: Vec<Attribute>,
-    pub(crate) inner_attrs: Vec<Attribute>,
-    pub(crate) vis: Visibility,
-    pub(crate) sig: Signature,
-    pub(crate) body: Body,
-}
-
-pub(crate) enum Body {
-    Parsed(Box<Block>),
-    Raw(TokenStream),
-}
-
-impl Body {
-    /// The statements inside the braces.
-    fn inner_tokens(&self) -> TokenStream {
-        match self {
-            Body::Parsed(block) => {
-                let stmts = &block.stmts;
-                quote!(#(#stmts)*)
-            }
-            Body::Raw(tokens) => tokens.clone(),
-        }
-    }
-}
-
-impl MaybeItemFn {
-    /// The function unchanged, for when the options are wrong: the error is reported and
-    /// the function still exists, so no cascade of "not found" errors follows.
-    pub(crate) fn to_unchanged_tokens(&self) -> TokenStream {
-        let MaybeItemFn {
-            outer_attrs,
-            inner_attrs,
-            vis,
-            sig,
-            body,
-        } = self;
-        let body = body.inner_tokens();
-        quote!(#(#outer_attrs)* #vis #sig { #(#inner_attrs)* #body })
-    }
-}
 
 /// How a stream-like value is wrapped so that the span follows its consumption.
 #[derive(Clone, Copy)]
@@ -499,10 +456,4 @@ fn erase_impl_trait(ty: &Type) -> Type {
 /// The span to point at for errors about the function as a whole.
 pub(crate) fn fn_span(sig: &Signature) -> Span {
     sig.ident.span()
-}
-
-impl ToTokens for Body {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        tokens.extend(self.inner_tokens());
-    }
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod expand;
+mod item;
 mod shape;
 
 use proc_macro::TokenStream;
@@ -12,7 +13,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, ItemFn, Signature, Visibility};
 
-use expand::{Body, MaybeItemFn};
+use item::{Body, MaybeItemFn};
 
 /// Wraps a function in an OpenTelemetry span with the GenAI semantic-convention
 /// attributes. See the `trace-llm` crate for the options and examples.

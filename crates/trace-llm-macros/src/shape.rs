@@ -6,7 +6,7 @@ use syn::{
     TypeParamBound,
 };
 
-use crate::expand::{Body, MaybeItemFn};
+use crate::item::{Body, MaybeItemFn};
 
 /// How the function runs its body.
 pub(crate) enum Shape {
