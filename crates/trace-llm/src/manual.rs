@@ -15,7 +15,6 @@ use crate::future::{EndSpan, Instrumented};
 use crate::genai::{
     Evaluation, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder, Usage,
 };
-use crate::init::pipeline;
 use crate::semconv as sc;
 use crate::span::frame::{self, OwnedFrame};
 use crate::span::{AttributeValue, LiveSpan, Operation, SpanState, begin};
@@ -41,7 +40,7 @@ use crate::stream::{StreamItem, TracedIter, TracedStream, record_stream_item};
 /// assert_eq!(best, 3.0);
 /// ```
 pub fn span(operation: Operation, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
-    if !pipeline::enabled() {
+    if !crate::span::enabled() {
         return SpanBuilder {
             span: LiveSpan::OFF,
         };
@@ -299,14 +298,14 @@ pub struct SpanHandle {
 
 impl SpanHandle {
     fn with_state(self, f: impl FnOnce(&mut SpanState)) {
-        if pipeline::enabled() {
+        if crate::span::enabled() {
             frame::with_current_state(f);
         }
     }
 
     /// Whether a recording trace-llm span is current.
     pub fn is_recording(&self) -> bool {
-        pipeline::enabled() && frame::with_current_state(|_| ()).is_some()
+        crate::span::enabled() && frame::with_current_state(|_| ()).is_some()
     }
 
     /// The current span's context (also for an unsampled or remote parent), for links or

@@ -113,8 +113,7 @@ impl Progress {
             if state.response.chunk_output == Some(false) {
                 return;
             }
-            if let (Some(previous), Some(metrics)) =
-                (self.last_item, &state.pipeline.settings.metrics)
+            if let (Some(previous), Some(metrics)) = (self.last_item, &state.core.settings.metrics)
             {
                 let gap = now.duration_since(previous).unwrap_or_default();
                 let attributes = self

@@ -89,7 +89,7 @@ impl PriceTable {
     }
 
     /// Decodes the bundled database now (tens of milliseconds), off the application's path.
-    pub(crate) fn warm_up(&self) {
+    pub(crate) fn warm_up() {
         #[cfg(feature = "cost")]
         bundled::BundledPrices::warm_up();
     }

@@ -20,13 +20,14 @@ use super::env;
 use super::exporter::{DynExporter, DynMetricExporter, NoopExporter};
 use super::guard::TracingGuard;
 use super::otlp::{OtlpSettings, Protocol};
-use super::pipeline::{self, Limits, Pipeline, Redactor, Settings};
-use super::sampler::Sampler;
+use super::pipeline::{Limits, Pipeline, Redactor};
 use super::worker::{self, ExporterFactory, MetricExporterFactory, MetricsWork};
 use crate::cost::{Price, PriceTable};
 use crate::error::Error;
 use crate::metrics::MetricsSetup;
 use crate::semconv as sc;
+use crate::span::sampler::Sampler;
+use crate::span::{Core, Settings};
 
 /// Default most spans the queue holds before it drops: enough for a 100,000-span burst to
 /// reach a live collector whole. A queued GenAI chat span takes about 1.3–1.5 KiB, so this
@@ -469,9 +470,13 @@ impl TracingConfig {
             keep_unsampled: instruments.is_some(),
             metrics: instruments,
             prices: PriceTable::new(self.prices),
-            export_on_root_end,
         };
-        let pipeline: &'static Pipeline = Box::leak(Box::new(Pipeline::new(settings, limits)));
+        let pipeline: &'static Pipeline =
+            Box::leak(Box::new(Pipeline::new(limits, export_on_root_end, tail)));
+        let core: &'static Core = Box::leak(Box::new(Core {
+            settings,
+            sink: pipeline,
+        }));
         let with_resource: ExporterFactory = Box::new(move || {
             let mut exporter = factory()?;
             exporter.set_resource(&resource);
@@ -479,7 +484,7 @@ impl TracingConfig {
         });
         worker::spawn(pipeline, with_resource, metrics_work)?;
         let shutdown_timeout = self.shutdown_timeout.unwrap_or(Duration::from_secs(5));
-        if let Err(e) = pipeline::install(pipeline) {
+        if let Err(e) = crate::span::core::install(core) {
             // Stop the worker we just started; its pipeline never received a span.
             let _ = pipeline.shutdown(shutdown_timeout);
             return Err(e);

@@ -10,9 +10,9 @@ use opentelemetry_sdk::metrics::Temporality;
 
 use super::config::ExporterChoice;
 use super::env;
-use super::sampler::{Root, Sampler};
 use crate::diag;
 use crate::semconv as sc;
+use crate::span::sampler::{Root, Sampler};
 
 pub(super) fn exporter_from_env() -> ExporterChoice {
     let Some(value) = env::var("OTEL_TRACES_EXPORTER") else {
@@ -201,7 +201,7 @@ pub(super) fn tail_rules(
     slower_than: Option<Duration>,
     costlier_than: Option<f64>,
     max_spans: Option<usize>,
-) -> Option<super::tail::TailRules> {
+) -> Option<crate::span::TailRules> {
     let keep_errors = keep_errors
         .or_else(|| env::bool_var("TRACE_LLM_KEEP_ERRORS"))
         .unwrap_or(false);
@@ -212,7 +212,7 @@ pub(super) fn tail_rules(
     if !keep_errors && slower_than.is_none() && costlier_than.is_none() {
         return None;
     }
-    Some(super::tail::TailRules {
+    Some(crate::span::TailRules {
         keep_errors,
         slower_than,
         costlier_than,

@@ -11,7 +11,6 @@ mod guard;
 mod headers;
 mod otlp;
 pub(crate) mod pipeline;
-mod sampler;
 pub(crate) mod tail;
 mod worker;
 

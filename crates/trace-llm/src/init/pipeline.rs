@@ -7,82 +7,18 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::SpanData;
 
-use super::sampler::Sampler;
-use crate::cost::PriceTable;
 use crate::diag;
 use crate::error::Error;
-use crate::metrics::Metrics;
-
-/// Set while a pipeline accepts spans: the one relaxed load the generated code does first.
-static ENABLED: AtomicBool = AtomicBool::new(false);
-/// The running pipeline. Pipelines are leaked on purpose: a span that started under one
-/// may end after it was replaced, and must still find valid memory (it then counts as
-/// dropped). One small struct per `init` call is the price.
-static CURRENT: AtomicPtr<Pipeline> = AtomicPtr::new(ptr::null_mut());
-
-#[inline(always)]
-pub(crate) fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-#[inline]
-pub(crate) fn current() -> Option<&'static Pipeline> {
-    let p = CURRENT.load(Ordering::Acquire);
-    // SAFETY: CURRENT only ever holds null or a pointer from `Box::leak`, never freed.
-    unsafe { p.as_ref() }
-}
-
-/// Makes `pipeline` the one spans go to, unless another is running.
-pub(crate) fn install(pipeline: &'static Pipeline) -> Result<(), Error> {
-    let new = ptr::from_ref(pipeline).cast_mut();
-    let previous = CURRENT.load(Ordering::Acquire);
-    // SAFETY: as in `current`.
-    if let Some(previous) = unsafe { previous.as_ref() } {
-        if !previous.is_shut_down() {
-            return Err(Error::AlreadyInitialized);
-        }
-    }
-    CURRENT
-        .compare_exchange(previous, new, Ordering::AcqRel, Ordering::Acquire)
-        .map_err(|_| Error::AlreadyInitialized)?;
-    ENABLED.store(true, Ordering::Release);
-    Ok(())
-}
 
 /// A content redaction hook: sees every content value (with its attribute key) before it is
 /// set on a span.
 pub(crate) use crate::util::Redactor;
-
-/// Settings that spans read while they record.
-pub(crate) struct Settings {
-    pub(crate) scope: InstrumentationScope,
-    pub(crate) sampler: Sampler,
-    pub(crate) capture_content: bool,
-    /// The newest GenAI conventions' names instead of v1.41.0's.
-    pub(crate) latest_conventions: bool,
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    pub(crate) content_max_bytes: usize,
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    pub(crate) redact: Option<Redactor>,
-    /// Keep state for unsampled spans too (metrics need their durations and usage).
-    pub(crate) keep_unsampled: bool,
-    /// The GenAI metrics instruments, when metrics are on.
-    pub(crate) metrics: Option<Metrics>,
-    /// Prices for `trace_llm.usage.cost`.
-    pub(crate) prices: PriceTable,
-    /// Wake the exporter as soon as a root span ends (console output appears at once).
-    pub(crate) export_on_root_end: bool,
-    /// Outcome rules for the traces the head sampler drops, if any is set.
-    pub(crate) tail: Option<super::tail::TailRules>,
-}
 
 /// Batching limits (`OTEL_BSP_*`).
 #[derive(Clone, Copy, Debug)]
@@ -198,7 +134,10 @@ fn stripe() -> usize {
 }
 
 pub(crate) struct Pipeline {
-    pub(crate) settings: Settings,
+    /// Wake the exporter as soon as a root span ends (console output appears at once).
+    export_on_root_end: bool,
+    /// Outcome rules for the spans held (`hold`).
+    tail: Option<crate::span::TailRules>,
     pub(crate) counters: Counters,
     /// Spans held for the outcome rules.
     held: Mutex<super::tail::Held>,
@@ -217,9 +156,14 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pipeline {
-    pub(crate) fn new(settings: Settings, limits: Limits) -> Self {
+    pub(crate) fn new(
+        limits: Limits,
+        export_on_root_end: bool,
+        tail: Option<crate::span::TailRules>,
+    ) -> Self {
         Pipeline {
-            settings,
+            export_on_root_end,
+            tail,
             counters: Counters {
                 hook_panics_at_start: diag::hook_panics(),
                 ..Counters::default()
@@ -277,7 +221,7 @@ impl Pipeline {
                 }
                 None => false,
             }
-        } || (is_root && self.settings.export_on_root_end);
+        } || (is_root && self.export_on_root_end);
         drop(queue);
         if wake {
             self.work.notify_one();
@@ -287,7 +231,7 @@ impl Pipeline {
     /// Holds an ended span the head sampler dropped until its local trace is decided; the
     /// spans a decision keeps are exported (and counted as started then).
     pub(crate) fn hold(&self, span: SpanData, outcome: super::tail::Outcome) {
-        let Some(rules) = &self.settings.tail else {
+        let Some(rules) = &self.tail else {
             return;
         };
         let released = lock(&self.held).hold(rules, span, outcome);
@@ -345,9 +289,7 @@ impl Pipeline {
             }
             queue.shutdown = true;
         }
-        if current().is_some_and(|p| ptr::eq(p, self)) {
-            ENABLED.store(false, Ordering::Release);
-        }
+        crate::span::core::stop(self);
         self.work.notify_one();
         let deadline = deadline_after(timeout);
         let mut progress = lock(&self.progress);
@@ -430,4 +372,22 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
     const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
     let now = Instant::now();
     now.checked_add(d.min(FAR)).unwrap_or(now)
+}
+
+impl crate::span::Sink for Pipeline {
+    fn started(&self, spans: u64) {
+        self.counters.started.add(spans);
+    }
+
+    fn submit(&self, span: SpanData) {
+        Pipeline::submit(self, span);
+    }
+
+    fn hold(&self, span: SpanData, outcome: crate::span::Outcome) {
+        Pipeline::hold(self, span, outcome);
+    }
+
+    fn accepts(&self) -> bool {
+        !self.is_shut_down()
+    }
 }

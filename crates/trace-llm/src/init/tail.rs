@@ -6,7 +6,6 @@
 //! spawned tasks, follow them.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanId, TraceId};
@@ -14,21 +13,13 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::semconv as sc;
 pub(crate) use crate::span::Outcome;
+use crate::span::TailRules;
 
 /// Most spans held by default, over all undecided traces.
 pub const DEFAULT_TAIL_MAX_SPANS: usize = 10_000;
 
 /// Decisions remembered for spans that end after their local root.
 const REMEMBERED_DECISIONS: usize = 4_096;
-
-/// The outcome rules; a trace the head sampler dropped is kept if any matches.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct TailRules {
-    pub(crate) keep_errors: bool,
-    pub(crate) slower_than: Option<Duration>,
-    pub(crate) costlier_than: Option<f64>,
-    pub(crate) max_spans: usize,
-}
 
 /// Why a trace was kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +166,7 @@ mod tests {
     use super::*;
     use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::time::Duration;
 
     fn span(trace: u128, id: u64, parent: u64) -> SpanData {
         SpanData {

@@ -260,7 +260,7 @@ pub(crate) fn spawn(
                 Ok((exporter, metrics)) => {
                     let _ = ready_tx.send(Ok(()));
                     // Decode the price database now, not on the first span's end.
-                    pipeline.settings.prices.warm_up();
+                    crate::cost::PriceTable::warm_up();
                     run(pipeline, exporter, metrics, runtime);
                 }
                 Err(e) => {

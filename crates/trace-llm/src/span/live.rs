@@ -9,10 +9,10 @@ use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
 use opentelemetry::{Key, trace::SpanContext};
 
 use super::Operation;
+use super::core::{self, Core};
 use super::ids::{new_span_id, new_trace_id};
 use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
-use crate::init::pipeline;
 use crate::semconv as sc;
 use crate::span::frame::{self, BareIds, Entered, Frame, OwnedFrame};
 use crate::span::request::RequestData;
@@ -272,7 +272,7 @@ pub(crate) fn start<F>(meta: &'static Meta, init: F) -> LiveSpan
 where
     F: FnOnce(&mut SpanInit<'_>),
 {
-    if !pipeline::enabled() {
+    if !core::enabled() {
         return LiveSpan::OFF;
     }
     start_enabled(meta, init)
@@ -298,21 +298,21 @@ pub(crate) fn begin(
     operation: Operation,
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
-    let Some(pipeline) = pipeline::current() else {
+    let Some(core) = core::current() else {
         return LiveSpan::OFF;
     };
     let parent = frame::peek_parent();
     let trace_id = parent.trace_id.unwrap_or_else(new_trace_id);
-    let sampled = pipeline
+    let sampled = core
         .settings
         .sampler
         .should_sample(parent.parent_sampled(), trace_id);
     // Spans the sampler drops still record when totals, metrics or the outcome rules
     // (which hold them until their trace is decided) need them.
     let records = sampled
-        || pipeline.settings.keep_unsampled
+        || core.settings.keep_unsampled
         || parent.has_request
-        || pipeline.settings.tail.is_some();
+        || core.settings.tail.is_some();
     if !records {
         if parent.parent_sampled() == Some(false) {
             // Unsampled below an unsampled parent, and nothing to record: the span needs no
@@ -333,7 +333,7 @@ pub(crate) fn begin(
         }
     }
     begin_boxed(
-        pipeline, sampled, records, operation, parent, trace_id, describe,
+        core, sampled, records, operation, parent, trace_id, describe,
     )
 }
 
@@ -341,7 +341,7 @@ pub(crate) fn begin(
 /// state. Out of line, so that the unsampled paths above stay small.
 #[inline(never)]
 fn begin_boxed(
-    pipeline: &'static pipeline::Pipeline,
+    core: &'static Core,
     sampled: bool,
     records: bool,
     operation: Operation,
@@ -372,12 +372,12 @@ fn begin_boxed(
             }))),
         };
     }
-    begin_recording(pipeline, sampled, operation, span_context, parent, describe)
+    begin_recording(core, sampled, operation, span_context, parent, describe)
 }
 
 /// Starts a span with state: sampled, or kept for request totals and metrics.
 fn begin_recording(
-    pipeline: &'static pipeline::Pipeline,
+    core: &'static Core,
     sampled: bool,
     operation: Operation,
     span_context: SpanContext,
@@ -386,7 +386,7 @@ fn begin_recording(
 ) -> LiveSpan {
     let (parent_tally, request) = frame::capture_totals();
     let (state, mut frame) = SpanState::new(
-        pipeline,
+        core,
         sampled,
         operation,
         span_context,
@@ -400,7 +400,7 @@ fn begin_recording(
         apply_request_context(&mut state, request);
     }
     if sampled {
-        pipeline.counters.started.add(1);
+        core.sink.started(1);
     }
     frame.state = Some(state);
     LiveSpan {
@@ -440,7 +440,7 @@ fn apply_meta(state: &mut SpanState, meta: &'static Meta) {
 
 fn apply_request_context(state: &mut SpanState, request: &RequestData) {
     let values = &request.values;
-    let (prompt_name, prompt_version) = if state.pipeline.settings.latest_conventions {
+    let (prompt_name, prompt_version) = if state.core.settings.latest_conventions {
         (
             sc::latest::GEN_AI_PROMPT_NAME,
             sc::latest::GEN_AI_PROMPT_VERSION,

@@ -3,12 +3,14 @@
 //! exactly once.
 
 pub(crate) mod buffers;
+pub(crate) mod core;
 pub(crate) mod frame;
 pub(crate) mod ids;
 mod live;
 pub(crate) mod record;
 pub(crate) mod request;
 pub(crate) mod reuse;
+pub(crate) mod sampler;
 mod state;
 #[cfg(feature = "json")]
 pub(crate) mod streamed;
@@ -17,6 +19,7 @@ pub(crate) mod tally;
 pub(crate) mod tracing_bridge;
 mod value;
 
+pub(crate) use core::{Core, Settings, Sink, TailRules, enabled};
 pub use live::{LiveSpan, Meta, SpanInit};
 pub(crate) use live::{begin, start};
 pub(crate) use state::SpanState;

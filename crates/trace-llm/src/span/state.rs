@@ -9,10 +9,10 @@ use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
+use super::core::Core;
 use super::record::ResponseData;
 use super::tally::{PICO_PER_USD, Subtotal, Tally};
 use super::{Operation, truncate_utf8};
-use crate::init::pipeline::Pipeline;
 use crate::semconv as sc;
 use crate::span::frame::Frame;
 use crate::span::request::RequestData;
@@ -26,7 +26,7 @@ pub const MAX_EVENTS: usize = 128;
 pub const MAX_EXCEPTION_MESSAGE_BYTES: usize = 1024;
 
 pub(crate) struct SpanState {
-    pub(crate) pipeline: &'static Pipeline,
+    pub(crate) core: &'static Core,
     /// Exported when the span ends; unsampled states exist only to feed totals and metrics.
     pub(crate) sampled: bool,
     pub(crate) operation: Operation,
@@ -64,7 +64,7 @@ impl SpanState {
     /// context; the span's own tally is created when a child first needs it).
     /// `parent_tally` is where its totals go, `request` the request context it runs in.
     pub(crate) fn new(
-        pipeline: &'static Pipeline,
+        core: &'static Core,
         sampled: bool,
         operation: Operation,
         span_context: SpanContext,
@@ -78,9 +78,9 @@ impl SpanState {
                     .root_claimed
                     .swap(true, std::sync::atomic::Ordering::Relaxed)
         });
-        let held = !sampled && pipeline.settings.tail.is_some();
+        let held = !sampled && core.settings.tail.is_some();
         let state = SpanState {
-            pipeline,
+            core,
             sampled,
             operation,
             kind: operation.span_kind(),
@@ -130,7 +130,7 @@ impl SpanState {
     }
 
     pub(crate) fn capture_content(&self) -> bool {
-        self.pipeline.settings.capture_content
+        self.core.settings.capture_content
     }
 
     /// Appends an attribute this crate owns (semconv or `trace_llm.*` key).
@@ -194,7 +194,7 @@ impl SpanState {
     /// Sets a content attribute (content capture is on): masked, redacted, size-limited.
     #[cfg(feature = "json")]
     pub(crate) fn set_content(&mut self, key: &'static str, value: serde_json::Value) {
-        let settings = &self.pipeline.settings;
+        let settings = &self.core.settings;
         let Some((text, truncated)) = crate::content::prepare(
             key,
             value,
@@ -217,7 +217,7 @@ impl SpanState {
     /// Sets a plain-text content attribute (content capture is on).
     #[cfg(feature = "json")]
     pub(crate) fn set_content_text(&mut self, key: &'static str, text: &str) {
-        let settings = &self.pipeline.settings;
+        let settings = &self.core.settings;
         let Some((text, truncated)) = crate::content::prepare_text(
             key,
             text,
@@ -317,7 +317,7 @@ impl SpanState {
         if !self.operation.is_inference() || usage.is_empty() {
             return Subtotal::default();
         }
-        let cost = self.pipeline.settings.prices.cost(
+        let cost = self.core.settings.prices.cost(
             self.provider.as_deref(),
             self.response.model.as_deref(),
             self.request_model.as_deref(),
@@ -367,7 +367,7 @@ impl SpanState {
     fn end(&mut self, frame: &mut Frame) {
         let end = SystemTime::now();
         let failed = self.error_type.is_some();
-        if let Some(metrics) = &self.pipeline.settings.metrics {
+        if let Some(metrics) = &self.core.settings.metrics {
             let duration = end.duration_since(self.start).unwrap_or_default();
             metrics.record_end(&self.call_facts(), duration.as_secs_f64());
         }
@@ -407,7 +407,7 @@ impl SpanState {
         // An agent or tool reports usage only when no model call below it does (a remote
         // agent): a backend summing `gen_ai.usage.*` over the trace counts each token once.
         let own_usage = model_call || total.inference_calls == own.inference_calls;
-        let latest = self.pipeline.settings.latest_conventions;
+        let latest = self.core.settings.latest_conventions;
         self.response
             .write_attributes(&mut attributes, model_call, own_usage, latest);
         if let Some(error_type) = self.error_type.take() {
@@ -465,7 +465,7 @@ impl SpanState {
         let mut events = SpanEvents::default();
         events.events = std::mem::take(&mut self.events);
         events.dropped_count = self.dropped_events;
-        let pipeline = self.pipeline;
+        let core = self.core;
         let data = SpanData {
             span_context,
             parent_span_id: self.parent_span_id,
@@ -481,10 +481,10 @@ impl SpanState {
             // Success stays Unset: OpenTelemetry reserves Ok for the application's own
             // override, and the GenAI conventions leave a successful call's status unset.
             status: std::mem::replace(&mut self.status, Status::Unset),
-            instrumentation_scope: pipeline.settings.scope.clone(),
+            instrumentation_scope: core.settings.scope.clone(),
         };
         if self.held {
-            pipeline.hold(
+            core.sink.hold(
                 data,
                 super::Outcome {
                     failed,
@@ -493,7 +493,7 @@ impl SpanState {
                 },
             );
         } else {
-            pipeline.submit(data);
+            core.sink.submit(data);
         }
     }
 }

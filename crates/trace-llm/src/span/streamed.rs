@@ -98,7 +98,7 @@ impl StreamedOutput {
 impl ResponseRecorder<'_> {
     /// The stream's accumulated output, and the content size limit it must fit in.
     fn streamed_output(&mut self) -> (&mut StreamedOutput, usize) {
-        let limit = self.state.pipeline.settings.content_max_bytes;
+        let limit = self.state.core.settings.content_max_bytes;
         let streamed = self
             .state
             .response
