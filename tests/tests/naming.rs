@@ -286,3 +286,54 @@ fn custom_attributes_keep_their_types() {
     assert!(attr(&span, "missing").is_none());
     assert_eq!(attr_str(&span, "big"), Some("18446744073709551615"));
 }
+
+/// The macro's and the runtime's tables of kinds agree: every kind and alias the macro
+/// accepts maps to the operation (and span kind) the runtime's `Operation::from_kind` gives
+/// for the same string. The macro crate pins the same list in its own unit test.
+mod kinds_agree {
+    use trace_llm::{Operation, trace_llm};
+    use trace_llm_tests::*;
+
+    macro_rules! kinds {
+        ($($name:ident = $kind:tt),+ $(,)?) => {
+            $(#[trace_llm(kind = $kind, name = "kind probe")]
+            fn $name() {})+
+            const KINDS: &[(&str, fn())] = &[$(($kind, $name)),+];
+        };
+    }
+
+    kinds!(
+        chat = "chat",
+        text_completion = "text_completion",
+        generate_content = "generate_content",
+        embeddings = "embeddings",
+        retrieval = "retrieval",
+        retriever = "retriever",
+        execute_tool = "execute_tool",
+        tool = "tool",
+        create_agent = "create_agent",
+        invoke_agent = "invoke_agent",
+        agent = "agent",
+        invoke_workflow = "invoke_workflow",
+        workflow = "workflow",
+        task = "task",
+    );
+
+    #[test]
+    fn the_macro_and_the_runtime_map_every_kind_alike() {
+        let h = Harness::new();
+        for (kind, call) in KINDS {
+            h.exporter.reset();
+            call();
+            let span = h.span("kind probe");
+            let runtime = Operation::from_kind(kind)
+                .unwrap_or_else(|| panic!("the runtime does not know kind {kind:?}"));
+            assert_eq!(
+                attr_str(&span, "gen_ai.operation.name"),
+                runtime.as_str(),
+                "kind {kind:?}"
+            );
+            assert_eq!(span.span_kind, runtime.span_kind(), "kind {kind:?}");
+        }
+    }
+}

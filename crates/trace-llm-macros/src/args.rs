@@ -485,3 +485,36 @@ impl Args {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KINDS;
+
+    /// The kinds the macro accepts, pinned: the same list as `tests/tests/naming.rs`
+    /// (`kinds_agree`), which checks the runtime maps each of them the same way. A kind
+    /// added here must be added there (and to the runtime's `Operation::from_kind`).
+    #[test]
+    fn the_kind_table_is_the_pinned_one() {
+        let mut kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            [
+                "agent",
+                "chat",
+                "create_agent",
+                "embeddings",
+                "execute_tool",
+                "generate_content",
+                "invoke_agent",
+                "invoke_workflow",
+                "retrieval",
+                "retriever",
+                "task",
+                "text_completion",
+                "tool",
+                "workflow",
+            ]
+        );
+    }
+}
