@@ -1,5 +1,6 @@
 //! Per-call overhead, side by side in one run: the same small chat call undecorated; under
-//! `#[trace_llm]` before init, unsampled and on; hand-written with the OpenTelemetry SDK;
+//! `#[trace_llm]` before init, unsampled and on; `#[tracing::instrument]` with no subscriber
+//! (async); hand-written with the OpenTelemetry SDK;
 //! under `tracing` + `tracing-opentelemetry`; under `fastrace`. Sync, async, streamed,
 //! nested four deep, on two threads at once, and with the request and response as JSON
 //! values (a recorded OpenAI chat completion). Every exporter discards.
@@ -162,6 +163,13 @@ fn asynchronous(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
         });
     });
     sdk_note(b, mark, "async/tracing_otel", 1);
+    // `#[tracing::instrument]` on the same `async fn` with no subscriber: the off cost the
+    // target compares with (`async fn` keeps its signature in both). Last: a callsite first
+    // reached with no subscriber caches its interest, which would slow nothing but could
+    // skew `tracing_otel` above.
+    group.bench_function("tracing_off", |x| {
+        x.iter(|| ready(tracing_chat_async(black_box(&REQUEST))))
+    });
 }
 
 fn stream(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
@@ -310,6 +318,7 @@ const GROUPS: [(&str, &[&str]); 6] = [
         &[
             "undecorated",
             "trace_llm_off",
+            "tracing_off",
             "trace_llm",
             "otel_sdk",
             "tracing_otel",
