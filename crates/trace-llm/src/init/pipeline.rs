@@ -391,3 +391,85 @@ impl crate::span::Sink for Pipeline {
         !self.is_shut_down()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    fn span(id: u64) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(1u128),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            ),
+            parent_span_id: SpanId::from(99),
+            parent_span_is_remote: false,
+            span_kind: opentelemetry::trace::SpanKind::Internal,
+            name: "s".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: opentelemetry::trace::Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    fn pipeline(max_queue: usize, max_batch: usize) -> Pipeline {
+        Pipeline::new(
+            Limits {
+                max_queue,
+                max_batch,
+                schedule_delay: Duration::from_secs(5),
+                export_budget: Duration::from_secs(1),
+                max_concurrent: 1,
+            },
+            false,
+            None,
+        )
+    }
+
+    #[test]
+    fn the_queue_batches_in_order_and_drops_past_its_bound() {
+        let p = pipeline(5, 2);
+        for id in 1..=7 {
+            p.submit(span(id));
+        }
+        assert_eq!(p.counters.dropped.load(Ordering::Relaxed), 2);
+        let ids = |batch: Vec<SpanData>| -> Vec<u64> {
+            batch
+                .iter()
+                .map(|s| u64::from_be_bytes(s.span_context.span_id().to_bytes()))
+                .collect()
+        };
+        assert_eq!(p.take_batch().map(ids), Some(vec![1, 2]));
+        assert_eq!(p.take_batch().map(ids), Some(vec![3, 4]));
+        assert_eq!(p.take_batch().map(ids), Some(vec![5]));
+        assert!(p.take_batch().is_none());
+    }
+
+    #[test]
+    fn after_shutdown_spans_are_dropped_and_counted() {
+        let p = pipeline(10, 2);
+        {
+            let mut queue = lock(&p.queue);
+            queue.shutdown = true;
+        }
+        p.submit(span(1));
+        assert_eq!(p.counters.dropped.load(Ordering::Relaxed), 1);
+        assert!(p.take_batch().is_none());
+        assert!(!crate::span::Sink::accepts(&p));
+    }
+
+    #[test]
+    fn deadlines_saturate() {
+        assert!(deadline_after(Duration::MAX) > Instant::now());
+    }
+}

@@ -381,3 +381,59 @@ pub(crate) fn in_frame<R>(frame: &mut OwnedFrame, f: impl FnOnce() -> R) -> R {
     let _entered = Entered::new(frame);
     f()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: u64) -> OwnedFrame {
+        OwnedFrame::Bare(BareIds {
+            trace_id: TraceId::from(u128::from(n)),
+            span_id: SpanId::from(n),
+        })
+    }
+
+    fn current_span_id() -> Option<SpanId> {
+        with_current(|f| f.span.as_ref().map(SpanContext::span_id)).flatten()
+    }
+
+    #[test]
+    fn a_frame_is_current_inside_and_the_previous_one_after() {
+        assert_eq!(current_span_id(), None);
+        let mut outer = ids(1);
+        in_frame(&mut outer, || {
+            assert_eq!(current_span_id(), Some(SpanId::from(1)));
+            let mut inner = ids(2);
+            in_frame(&mut inner, || {
+                assert_eq!(current_span_id(), Some(SpanId::from(2)));
+            });
+            assert_eq!(current_span_id(), Some(SpanId::from(1)));
+        });
+        assert_eq!(current_span_id(), None);
+        assert!(
+            matches!(outer, OwnedFrame::Bare(_)),
+            "the frame came back to its owner"
+        );
+    }
+
+    #[test]
+    fn a_panic_inside_restores_the_previous_frame() {
+        let mut frame = ids(3);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            in_frame(&mut frame, || panic!("inside"));
+        }));
+        assert!(caught.is_err());
+        assert_eq!(current_span_id(), None);
+        assert!(matches!(frame, OwnedFrame::Bare(_)));
+    }
+
+    #[test]
+    fn capture_copies_the_current_ids_for_work_elsewhere() {
+        let mut frame = ids(4);
+        let captured = in_frame(&mut frame, capture);
+        match captured {
+            OwnedFrame::Bare(ids) => assert_eq!(ids.span_id, SpanId::from(4)),
+            _ => panic!("bare ids are copied as bare ids"),
+        }
+    }
+}

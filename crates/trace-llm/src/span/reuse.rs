@@ -53,7 +53,15 @@ fn keep<T: 'static>(spares: &'static Spares<T>, item: T) {
 pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
     match take(&FRAMES) {
         Some(mut boxed) => {
-            // Spare boxes hold `Frame::EMPTY` (see `release_frame`): nothing to drop.
+            // Spare boxes hold `Frame::EMPTY` (see `release_frame`): nothing to drop, so
+            // forgetting the old value leaks nothing.
+            debug_assert!(
+                boxed.span.is_none()
+                    && boxed.tally.is_none()
+                    && boxed.request.is_none()
+                    && boxed.state.is_none(),
+                "a spare frame box must be empty"
+            );
             std::mem::forget(std::mem::replace(&mut *boxed, frame));
             boxed
         }
@@ -103,4 +111,39 @@ pub(crate) fn release_tally(mut tally: Arc<Tally>) {
     };
     *inner = Tally::default();
     keep(&TALLIES, tally);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::tally::Subtotal;
+
+    #[test]
+    fn a_released_frame_box_is_reused_empty_then_filled() {
+        let frame = boxed_frame(Frame {
+            span: Some(opentelemetry::trace::SpanContext::empty_context()),
+            ..Frame::EMPTY
+        });
+        let address = std::ptr::from_ref(&*frame);
+        release_frame(frame);
+        let again = boxed_frame(Frame::EMPTY);
+        assert_eq!(std::ptr::from_ref(&*again), address, "the box came back");
+        assert!(again.span.is_none(), "and holds the new frame");
+        release_frame(again);
+    }
+
+    #[test]
+    fn tallies_come_back_zeroed_and_shared_ones_are_not_kept() {
+        let tally = tally();
+        tally.add(Subtotal {
+            input_tokens: 5,
+            inference_calls: 1,
+            ..Subtotal::default()
+        });
+        let shared = Arc::clone(&tally);
+        release_tally(tally);
+        assert_eq!(shared.snapshot().input_tokens, 5, "still in use: not reset");
+        release_tally(shared);
+        assert_eq!(self::tally().snapshot(), Subtotal::default());
+    }
 }
