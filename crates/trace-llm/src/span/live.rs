@@ -38,13 +38,30 @@ pub struct Meta {
     pub stream: bool,
 }
 
+/// What a started span is, as [`begin`] decided it from the sampling decision: one of four
+/// encodings of [`LiveSpan`]'s frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Started {
+    /// `OwnedFrame::Empty`: tracing is off, the span ended, or it is unsampled below an
+    /// unsampled parent and records nothing (the parent's frame stays current, so what
+    /// starts below gets the same decision in the same trace).
+    Off,
+    /// `OwnedFrame::Bare`: unsampled, records nothing, no trace state to pass on: only its
+    /// ids, inline, so children and outgoing requests carry consistent unsampled ids.
+    Ids,
+    /// `OwnedFrame::Boxed` without state: unsampled and records nothing, but passes on its
+    /// parent's trace state.
+    Passing,
+    /// `OwnedFrame::Boxed` with state: sampled, held for the outcome rules, or kept for
+    /// request totals and metrics.
+    Recording,
+}
+
 /// A started span: ends exactly once, through [`end`](LiveSpan::end) or, when dropped
 /// unfinished, as cancelled (or panicked, when dropped during unwinding).
 #[doc(hidden)]
 pub struct LiveSpan {
-    /// Empty when tracing is off or the span ended. Otherwise its frame carries its context
-    /// (and, when it records, its state); unsampled spans without state still propagate
-    /// consistent (unsampled) ids, most of them as bare ids with nothing to allocate.
+    /// One of the four encodings of [`Started`]; `Off` once the span ended.
     // Never dropped in place: `Drop` moves a boxed frame out (an ended span holds the empty
     // frame, and bare ids need no drop), so dropping a span that is off costs one compare,
     // with no drop glue call.
@@ -52,15 +69,26 @@ pub struct LiveSpan {
 }
 
 impl LiveSpan {
-    /// A span that records nothing.
+    /// [`Started::Off`]: a span that records nothing and has no ids of its own.
     pub const OFF: LiveSpan = LiveSpan {
         frame: ManuallyDrop::new(OwnedFrame::Empty),
     };
 
+    /// Which of the four encodings this span is.
+    #[inline]
+    pub(crate) fn started(&self) -> Started {
+        match &*self.frame {
+            OwnedFrame::Empty => Started::Off,
+            OwnedFrame::Bare(_) => Started::Ids,
+            OwnedFrame::Boxed(frame) if frame.state.is_none() => Started::Passing,
+            OwnedFrame::Boxed(_) => Started::Recording,
+        }
+    }
+
     /// Whether there is state to record into (sampled, or kept for totals and metrics).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.frame.boxed().is_some_and(|f| f.state.is_some())
+        self.started() == Started::Recording
     }
 
     #[inline]
@@ -292,7 +320,8 @@ where
     })
 }
 
-/// Starts a span: ids, parent, sampling decision; for a recording span, `describe` sets its
+/// Starts a span: ids, parent, sampling decision, and from them which [`Started`] encoding
+/// the span is (the one place that chooses); for a recording span, `describe` sets its
 /// attributes and returns its name (the request context's values are applied after it).
 pub(crate) fn begin(
     operation: Operation,
