@@ -28,7 +28,8 @@ thread_local! {
 #[inline]
 fn slot(s: &str) -> usize {
     let bytes = s.as_bytes();
-    // One load each for names of eight bytes or more (nearly all); no `memcpy` call.
+    // Fixed-size reads of the first and last eight bytes: two loads for names of eight
+    // bytes or more (nearly all).
     let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
         _ => {

@@ -125,8 +125,8 @@ struct Recents {
 
 thread_local! {
     /// A thread prices the same few models again and again: a pointer comparison here
-    /// saves hashing the name and taking the shared lock. (Read in place: copying each
-    /// entry out of a `Cell` to compare its key cost more than the comparison.)
+    /// saves hashing the name and taking the shared lock. Entries are compared in place,
+    /// never copied out.
     static RECENT_ENTRIES: RefCell<Recents> =
         const { RefCell::new(Recents { entries: [None; RECENT], next: 0 }) };
 }

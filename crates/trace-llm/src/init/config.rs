@@ -31,8 +31,8 @@ use crate::span::{Core, Settings};
 
 /// Default most spans the queue holds before it drops: enough for a 100,000-span burst to
 /// reach a live collector whole. A queued GenAI chat span takes about 1.3–1.5 KiB, so this
-/// bounds the queue near 200 MiB in the worst case (dead collector, sustained burst; about
-/// 175 MiB measured, the batches in flight included).
+/// bounds the queue near 200 MiB in the worst case (dead collector, sustained burst; see
+/// BENCHMARKS.md for the measurement).
 pub const DEFAULT_QUEUE_SIZE: usize = 131_072;
 /// Default most spans per export call.
 pub const DEFAULT_BATCH_SIZE: usize = 512;

@@ -1,12 +1,12 @@
 //! Buffers for the parts of a span that leave the application's thread (its attribute
-//! vector, response id and finish reasons), allocated by the export thread.
+//! vector, response id and finish reasons), allocated by the export thread and owned here,
+//! by the span core that fills them.
 //!
-//! The exporter frees every span it receives on the export thread. When the application's
-//! thread allocated that memory, each free goes back to the application thread's allocator
-//! arena, and the two threads contend on its lock for every span (with glibc this cost more
-//! than the rest of the span). So the export thread allocates these buffers itself and hands
-//! them over in chunks: spans fill them, the exporter frees them into the export thread's own
-//! arena, and the application's thread never waits on the allocator for them.
+//! Invariant: memory the exporter frees on the export thread was allocated there, so frees
+//! go to the export thread's own allocator arena and never contend with the application's
+//! threads for theirs. The export thread allocates these buffers and hands them over in
+//! chunks; spans fill them; the application's thread never waits on the allocator for them
+//! (BENCHMARKS.md has the measurement that motivated it).
 
 use std::cell::RefCell;
 use std::sync::Mutex;

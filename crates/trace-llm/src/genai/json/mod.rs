@@ -28,9 +28,8 @@ pub(crate) const ONE_PASS_MOST: usize = 64;
 
 /// Binds each `name` to the value of `key` in object `v` (`Option<&Value>`), found in one
 /// pass over its entries: each entry's key is matched once against all the keys (a `match`,
-/// which compares lengths before bytes). A lookup per key would search the whole map (string
-/// comparisons) once for every key asked about, present or not, which made the lookups half
-/// the cost of a traced call.
+/// which compares lengths before bytes), so the cost is one pass whatever the number of
+/// keys asked about; a lookup per key would search the map once per key, present or not.
 ///
 /// `fields!(v => target { field = "key", ... })` sets `target.field` instead.
 macro_rules! fields {
