@@ -10,6 +10,19 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The folders of `tests/fixtures`: OpenAI and Anthropic, then the other providers.
+pub const FOLDERS: [&str; 9] = [
+    "openai-recorded",
+    "anthropic-recorded",
+    "gemini-recorded",
+    "bedrock-recorded",
+    "ollama-recorded",
+    "cohere-recorded",
+    "mistral-recorded",
+    "groq-recorded",
+    "azure-recorded",
+];
+
 /// `tests/fixtures`.
 pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")

@@ -35,17 +35,7 @@ fn payloads() -> &'static [(Value, Value, Vec<Value>)] {
     static PAYLOADS: OnceLock<Vec<(Value, Value, Vec<Value>)>> = OnceLock::new();
     PAYLOADS.get_or_init(|| {
         let mut all = Vec::new();
-        for folder in [
-            "openai-recorded",
-            "anthropic-recorded",
-            "gemini-recorded",
-            "bedrock-recorded",
-            "ollama-recorded",
-            "cohere-recorded",
-            "mistral-recorded",
-            "groq-recorded",
-            "azure-recorded",
-        ] {
+        for folder in trace_llm_tests::fixtures::FOLDERS {
             for fixture in Fixture::all(folder) {
                 for i in fixture.interactions {
                     let response: Value = serde_json::from_str(&i.body).unwrap_or(Value::Null);

@@ -38,3 +38,35 @@ pub use otlp::Protocol;
 pub fn init_tracing() -> Result<TracingGuard, crate::Error> {
     TracingConfig::from_env().init()
 }
+
+/// A minimal ended span for the pipeline's unit tests.
+#[cfg(test)]
+pub(crate) fn test_span(
+    trace: u128,
+    id: u64,
+    parent: u64,
+    flags: opentelemetry::trace::TraceFlags,
+) -> opentelemetry_sdk::trace::SpanData {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceId, TraceState};
+    opentelemetry_sdk::trace::SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(id),
+            flags,
+            false,
+            TraceState::NONE,
+        ),
+        parent_span_id: SpanId::from(parent),
+        parent_span_is_remote: false,
+        span_kind: opentelemetry::trace::SpanKind::Internal,
+        name: "s".into(),
+        start_time: std::time::SystemTime::UNIX_EPOCH,
+        end_time: std::time::SystemTime::UNIX_EPOCH,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: opentelemetry_sdk::trace::SpanEvents::default(),
+        links: opentelemetry_sdk::trace::SpanLinks::default(),
+        status: opentelemetry::trace::Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}

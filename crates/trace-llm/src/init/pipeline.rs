@@ -395,31 +395,10 @@ impl crate::span::Sink for Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry::trace::TraceFlags;
 
     fn span(id: u64) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(1u128),
-                SpanId::from(id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            ),
-            parent_span_id: SpanId::from(99),
-            parent_span_is_remote: false,
-            span_kind: opentelemetry::trace::SpanKind::Internal,
-            name: "s".into(),
-            start_time: std::time::SystemTime::UNIX_EPOCH,
-            end_time: std::time::SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: opentelemetry::trace::Status::Unset,
-            instrumentation_scope: Default::default(),
-        }
+        crate::init::test_span(1, id, 99, TraceFlags::SAMPLED)
     }
 
     fn pipeline(max_queue: usize, max_batch: usize) -> Pipeline {

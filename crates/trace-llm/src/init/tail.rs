@@ -164,32 +164,11 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry::trace::TraceFlags;
     use std::time::Duration;
 
     fn span(trace: u128, id: u64, parent: u64) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(trace),
-                SpanId::from(id),
-                TraceFlags::default(),
-                false,
-                TraceState::NONE,
-            ),
-            parent_span_id: SpanId::from(parent),
-            parent_span_is_remote: false,
-            span_kind: opentelemetry::trace::SpanKind::Internal,
-            name: "s".into(),
-            start_time: std::time::SystemTime::UNIX_EPOCH,
-            end_time: std::time::SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: opentelemetry::trace::Status::Unset,
-            instrumentation_scope: Default::default(),
-        }
+        crate::init::test_span(trace, id, parent, TraceFlags::default())
     }
 
     fn outcome(failed: bool) -> Outcome {
