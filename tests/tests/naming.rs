@@ -289,13 +289,14 @@ fn custom_attributes_keep_their_types() {
 
 /// The macro's and the runtime's tables of kinds agree: every kind and alias the macro
 /// accepts maps to the operation (and span kind) the runtime's `Operation::from_kind` gives
-/// for the same string. The macro crate pins the same list in its own unit test.
+/// for the same string (given through `$kind:literal` fragments, as users' own macros forward
+/// them). The macro crate pins the same list in its own unit test.
 mod kinds_agree {
     use trace_llm::{Operation, trace_llm};
     use trace_llm_tests::*;
 
     macro_rules! kinds {
-        ($($name:ident = $kind:tt),+ $(,)?) => {
+        ($($name:ident = $kind:literal),+ $(,)?) => {
             $(#[trace_llm(kind = $kind, name = "kind probe")]
             fn $name() {})+
             const KINDS: &[(&str, fn())] = &[$(($kind, $name)),+];

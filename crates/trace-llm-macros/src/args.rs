@@ -175,7 +175,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, option: &str) -> syn:
 /// accepted for `option`.
 fn parse_lit_str(input: ParseStream<'_>, option: &str, why: &str) -> syn::Result<LitStr> {
     input.parse::<Token![=]>()?;
-    let expr: Expr = input.parse()?;
+    let expr = ungroup(input.parse()?);
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
@@ -197,7 +197,16 @@ fn parse_lit_str(input: ParseStream<'_>, option: &str, why: &str) -> syn::Result
 
 fn parse_expr(input: ParseStream<'_>) -> syn::Result<Expr> {
     input.parse::<Token![=]>()?;
-    input.parse()
+    input.parse().map(ungroup)
+}
+
+/// The expression inside invisible delimiters: what a `macro_rules!` fragment such as
+/// `$kind:literal` becomes when it is forwarded into the attribute.
+fn ungroup(mut expr: Expr) -> Expr {
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    expr
 }
 
 fn parse_kind(input: ParseStream<'_>) -> syn::Result<(Operation, LitStr)> {
