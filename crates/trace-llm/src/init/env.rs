@@ -11,34 +11,46 @@ pub(crate) fn var(name: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-pub(crate) fn bool_var(name: &str) -> Option<bool> {
+/// The variable as `parse` reads it; a value `parse` rejects warns
+/// `NAME="value" is not {expected}` and gives `None`, so every variable fails the same way.
+fn parsed_var<T>(
+    name: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: std::fmt::Arguments<'_>,
+) -> Option<T> {
     let value = var(name)?;
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => {
-            diag::warn(format_args!(
-                "{name}={value} is not a boolean (true/false); using the default",
-                value = crate::diag::Quoted(&value)
-            ));
-            None
-        }
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        diag::warn(format_args!(
+            "{name}={} is not {expected}",
+            diag::Quoted(&value)
+        ));
     }
+    parsed
 }
 
+pub(crate) fn bool_var(name: &str) -> Option<bool> {
+    parsed_var(
+        name,
+        |value| match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
+        },
+        format_args!("a boolean (true/false); using the default"),
+    )
+}
+
+/// Largest count a variable may set: past this, a count is a typo or hostile (and would
+/// make allocations fail).
+const MAX_COUNT: usize = 1 << 30;
+
 pub(crate) fn usize_var(name: &str) -> Option<usize> {
-    let value = var(name)?;
-    match value.parse::<usize>() {
-        // Past this, a count is a typo or hostile (and would make allocations fail).
-        Ok(n) if n > 0 && n <= 1 << 30 => Some(n),
-        _ => {
-            diag::warn(format_args!(
-                "{name}={value} is not a positive integer; using the default",
-                value = crate::diag::Quoted(&value)
-            ));
-            None
-        }
-    }
+    parsed_var(
+        name,
+        |value| value.parse().ok().filter(|n| (1..=MAX_COUNT).contains(n)),
+        format_args!("a positive integer; using the default"),
+    )
 }
 
 /// Longest duration a variable may set (a day): longer values are typos or hostile, and
@@ -47,46 +59,38 @@ const MAX_MILLIS: u64 = 86_400_000;
 
 /// A duration in milliseconds, from 1 ms to a day; anything else warns and gives `None`.
 pub(crate) fn millis_var(name: &str) -> Option<Duration> {
-    let value = var(name)?;
-    match value.parse::<u64>() {
-        Ok(ms) if (1..=MAX_MILLIS).contains(&ms) => Some(Duration::from_millis(ms)),
-        _ => {
-            diag::warn(format_args!(
-                "{name}={value} is not a number of milliseconds between 1 and {MAX_MILLIS}; \
-                 using the default",
-                value = crate::diag::Quoted(&value)
-            ));
-            None
-        }
-    }
+    parsed_var(
+        name,
+        |value| {
+            let ms = value
+                .parse()
+                .ok()
+                .filter(|ms| (1..=MAX_MILLIS).contains(ms))?;
+            Some(Duration::from_millis(ms))
+        },
+        format_args!("a number of milliseconds between 1 and {MAX_MILLIS}; using the default"),
+    )
 }
 
 pub(crate) fn ratio_var(name: &str) -> Option<f64> {
-    let value = var(name)?;
-    match value.parse::<f64>() {
+    parsed_var(
+        name,
         // `contains` is false for NaN.
-        Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
-        _ => {
-            diag::warn(format_args!(
-                "{name}={value} is not a ratio between 0 and 1; using 1.0",
-                value = crate::diag::Quoted(&value)
-            ));
-            None
-        }
-    }
+        |value| value.parse().ok().filter(|r| (0.0..=1.0).contains(r)),
+        format_args!("a ratio between 0 and 1; using 1.0"),
+    )
 }
 
 /// An amount of US dollars, zero or more.
 pub(crate) fn usd_var(name: &str) -> Option<f64> {
-    let value = var(name)?;
-    match value.parse::<f64>() {
-        Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
-        _ => {
-            diag::warn(format_args!(
-                "{name}={} is not an amount of US dollars (zero or more); the rule is off",
-                crate::diag::Quoted(&value)
-            ));
-            None
-        }
-    }
+    parsed_var(
+        name,
+        |value| {
+            value
+                .parse()
+                .ok()
+                .filter(|usd: &f64| usd.is_finite() && *usd >= 0.0)
+        },
+        format_args!("an amount of US dollars (zero or more); the rule is off"),
+    )
 }
