@@ -178,14 +178,11 @@ impl SpanBuilder {
     pub fn start(mut self) -> SpanGuard {
         // The span's frame becomes current; the caller's waits in `previous`.
         let mut previous = self.span.take_frame();
-        let entered = !previous.is_empty();
-        if entered {
-            frame::swap(&mut previous);
-        }
+        let attached = (!previous.is_empty()).then(|| frame::enter(&mut previous));
         SpanGuard {
             span: self.span,
             previous,
-            entered,
+            attached,
             _not_send: PhantomData,
         }
     }
@@ -241,8 +238,8 @@ pub struct SpanGuard {
     span: LiveSpan,
     /// The frame that was current before, restored on drop.
     previous: OwnedFrame,
-    /// The span's frame is current (it was not off).
-    entered: bool,
+    /// The span's frame is current (it was not off), and OpenTelemetry's context with it.
+    attached: Option<frame::Attached>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -254,9 +251,9 @@ impl std::fmt::Debug for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        if self.entered {
+        if let Some(attached) = self.attached.take() {
             // Take the span's frame back from the thread-local, restoring the caller's.
-            frame::swap(&mut self.previous);
+            frame::leave(&mut self.previous, attached);
             let own = self.previous.take();
             self.span.restore_frame(own);
         }

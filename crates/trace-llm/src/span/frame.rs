@@ -31,6 +31,9 @@ pub(crate) struct Frame {
     pub(crate) request: Option<Arc<RequestData>>,
     /// The state of the span this frame belongs to, when it records.
     pub(crate) state: Option<Box<SpanState>>,
+    /// OpenTelemetry's context while this frame is current: `span` as its span, over the
+    /// context that was current when the frame was first entered (built then, once).
+    pub(crate) otel: Option<opentelemetry::Context>,
 }
 
 impl Frame {
@@ -39,6 +42,7 @@ impl Frame {
         tally: None,
         request: None,
         state: None,
+        otel: None,
     };
 
     /// What work running elsewhere inherits: everything but the span's state.
@@ -48,7 +52,21 @@ impl Frame {
             tally: self.tally.clone(),
             request: self.request.clone(),
             state: None,
+            otel: self.otel.clone(),
         }
+    }
+
+    /// The OpenTelemetry context to make current with this frame: none without a span.
+    fn otel_context(&mut self) -> Option<opentelemetry::Context> {
+        let span = self.span.as_ref()?;
+        let stale = self
+            .otel
+            .as_ref()
+            .is_none_or(|cx| cx.span().span_context().span_id() != span.span_id());
+        if stale {
+            self.otel = Some(otel_context_with(span.clone()));
+        }
+        self.otel.clone()
     }
 }
 
@@ -176,23 +194,71 @@ pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
     });
 }
 
+/// OpenTelemetry's current context, `span` over what is current now.
+fn otel_context_with(span: SpanContext) -> opentelemetry::Context {
+    opentelemetry::Context::map_current(|cx| cx.with_remote_span_context(span))
+}
+
+/// OpenTelemetry's current context made to carry an entered frame's span, until dropped
+/// (which restores the context that was current before, also out of order).
+#[must_use]
+pub(crate) struct Attached(
+    #[allow(dead_code, reason = "held for its drop")] Option<opentelemetry::ContextGuard>,
+);
+
+impl Attached {
+    /// Makes OpenTelemetry's current context carry `frame`'s span (nothing without one).
+    ///
+    /// A bare frame (an unsampled root that records nothing) is left out: a context with a
+    /// span costs an allocation, and that path allocates nothing. Under it OpenTelemetry
+    /// code sees the context of the code around it, which holds no span (a bare span has no
+    /// parent), so a span started there by other code is a root it samples on its own.
+    #[inline]
+    fn to(frame: &mut OwnedFrame) -> Attached {
+        Attached(match frame {
+            OwnedFrame::Empty | OwnedFrame::Bare(_) => None,
+            OwnedFrame::Boxed(frame) => frame.otel_context().map(opentelemetry::Context::attach),
+        })
+    }
+}
+
+/// Makes `frame` current, for this thread's trace-llm spans and for OpenTelemetry's
+/// `Context::current()`; the caller's frame comes back in `frame`. Undo with
+/// [`leave`], in reverse order (dropping the `Attached` first).
+#[inline]
+pub(crate) fn enter(frame: &mut OwnedFrame) -> Attached {
+    let attached = Attached::to(frame);
+    swap(frame);
+    attached
+}
+
+/// Undoes [`enter`]: `frame` holds the caller's frame and gets the entered one back.
+#[inline]
+pub(crate) fn leave(frame: &mut OwnedFrame, attached: Attached) {
+    drop(attached);
+    swap(frame);
+}
+
 /// Makes `frame` current until the guard drops (also during unwinding), then restores.
 pub(crate) struct Entered<'a> {
     frame: &'a mut OwnedFrame,
+    attached: Option<Attached>,
 }
 
 impl<'a> Entered<'a> {
     #[inline]
     pub(crate) fn new(frame: &'a mut OwnedFrame) -> Self {
-        swap(frame);
-        Entered { frame }
+        let attached = Some(enter(frame));
+        Entered { frame, attached }
     }
 }
 
 impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
-        swap(self.frame);
+        if let Some(attached) = self.attached.take() {
+            leave(self.frame, attached);
+        }
     }
 }
 
@@ -301,16 +367,24 @@ pub(crate) fn peek_parent() -> ParentFacts {
             let current = cell.try_borrow().ok()?;
             Some(match &*current {
                 OwnedFrame::Empty => None,
-                OwnedFrame::Bare(ids) => Some(ParentFacts {
-                    trace_id: Some(ids.trace_id),
-                    ..ParentFacts::default()
-                }),
-                OwnedFrame::Boxed(f) => match &f.span {
-                    Some(span) => Some(ParentFacts::of(span, f.request.is_some())),
-                    None => Some(ParentFacts {
-                        has_request: f.request.is_some(),
+                OwnedFrame::Bare(ids) => Some((
+                    ParentFacts {
+                        trace_id: Some(ids.trace_id),
                         ..ParentFacts::default()
-                    }),
+                    },
+                    ids.span_id,
+                )),
+                OwnedFrame::Boxed(f) => match &f.span {
+                    Some(span) => {
+                        Some((ParentFacts::of(span, f.request.is_some()), span.span_id()))
+                    }
+                    None => Some((
+                        ParentFacts {
+                            has_request: f.request.is_some(),
+                            ..ParentFacts::default()
+                        },
+                        SpanId::INVALID,
+                    )),
                 },
             })
         })
@@ -318,10 +392,27 @@ pub(crate) fn peek_parent() -> ParentFacts {
         .flatten()
         .flatten();
     match peeked {
-        Some(facts) if facts.trace_id.is_some() => facts,
-        Some(facts) => foreign_parent_facts(facts.has_request),
+        Some((facts, own)) if facts.trace_id.is_some() && !foreign_span_entered_since(own) => facts,
+        Some((facts, _)) => foreign_parent_facts(facts.has_request),
         None => foreign_parent_facts(false),
     }
+}
+
+/// Whether OpenTelemetry's current context holds a span other than the current frame's
+/// (`own`): one made current after the frame was entered (a `tracing` span entered through
+/// `tracing-opentelemetry`, `Tracer::in_span`, ...), which is then the innermost span. An
+/// entered boxed frame always attaches its own span, so any other span there came later; a
+/// bare frame attaches none, but it is a root (it had no parent when it started), so a span
+/// there came later too.
+#[inline]
+fn foreign_span_entered_since(own: SpanId) -> bool {
+    opentelemetry::Context::map_current(|cx| {
+        cx.has_active_span() && {
+            let span = cx.span();
+            let span = span.span_context();
+            span.is_valid() && span.span_id() != own
+        }
+    })
 }
 
 /// The facts of the current OpenTelemetry span, when no trace-llm span is current.
@@ -351,7 +442,8 @@ pub(crate) fn parent_context() -> Option<SpanContext> {
             OwnedFrame::Boxed(f) => f.span.clone(),
         })
         .ok()
-        .flatten();
+        .flatten()
+        .filter(|own| !foreign_span_entered_since(own.span_id()));
     own.or_else(otel_current_parent)
 }
 

@@ -398,6 +398,7 @@ fn begin_boxed(
                 tally: None,
                 request: None,
                 state: None,
+                otel: None,
             }))),
         };
     }

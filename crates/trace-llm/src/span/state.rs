@@ -111,6 +111,7 @@ impl SpanState {
             tally: None,
             request,
             state: None,
+            otel: None,
         };
         (state, frame)
     }
