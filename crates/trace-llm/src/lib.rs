@@ -60,6 +60,8 @@ mod span;
 mod stream;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 mod usage;
 mod util;
 

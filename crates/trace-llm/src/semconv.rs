@@ -156,6 +156,10 @@ pub const SERVER_ADDRESS: &str = "server.address";
 pub const SERVER_PORT: &str = "server.port";
 /// Fully qualified name of the instrumented function.
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// Source file of the code a span or event comes from.
+pub const CODE_FILE_PATH: &str = "code.file.path";
+/// Line in [`CODE_FILE_PATH`] of the code a span or event comes from.
+pub const CODE_LINE_NUMBER: &str = "code.line.number";
 /// Name of the event recording an exception.
 pub const EXCEPTION_EVENT: &str = "exception";
 /// Type of the exception.

@@ -145,6 +145,50 @@ impl OwnedFrame {
         }
     }
 
+    /// What a span whose state stays with its owner makes current each time it is entered
+    /// (a `tracing` span: entered on any thread, its state in the subscriber's registry):
+    /// the frame without its state. The span gets its tally and its OpenTelemetry context
+    /// first, so every copy adds up into the one tally and carries the one context.
+    pub(crate) fn share_for_entry(&mut self) -> OwnedFrame {
+        match self {
+            OwnedFrame::Empty => OwnedFrame::Empty,
+            OwnedFrame::Bare(ids) => OwnedFrame::Bare(*ids),
+            OwnedFrame::Boxed(frame) => {
+                if frame.state.is_some() && frame.tally.is_none() {
+                    frame.tally = Some(reuse::tally());
+                }
+                let _ = frame.otel_context();
+                OwnedFrame::Boxed(reuse::boxed_frame(frame.share()))
+            }
+        }
+    }
+
+    /// A copy of a frame from [`share_for_entry`](Self::share_for_entry) (or [`capture`]),
+    /// to enter once.
+    pub(crate) fn copy(&self) -> OwnedFrame {
+        match self {
+            OwnedFrame::Empty => OwnedFrame::Empty,
+            OwnedFrame::Bare(ids) => OwnedFrame::Bare(*ids),
+            OwnedFrame::Boxed(frame) => OwnedFrame::Boxed(reuse::boxed_frame(frame.share())),
+        }
+    }
+
+    /// The id of the frame's span, if it has one.
+    pub(crate) fn span_id(&self) -> Option<SpanId> {
+        match self {
+            OwnedFrame::Empty => None,
+            OwnedFrame::Bare(ids) => Some(ids.span_id),
+            OwnedFrame::Boxed(frame) => frame.span.as_ref().map(SpanContext::span_id),
+        }
+    }
+
+    /// Gives a frame's box back for reuse.
+    pub(crate) fn release(self) {
+        if let OwnedFrame::Boxed(frame) = self {
+            reuse::release_frame(frame);
+        }
+    }
+
     /// Reads the frame (a bare span's as the frame it stands for).
     #[inline]
     fn read<R>(&self, f: impl FnOnce(&Frame) -> R) -> R {
@@ -259,6 +303,72 @@ impl Drop for Entered<'_> {
         if let Some(attached) = self.attached.take() {
             leave(self.frame, attached);
         }
+    }
+}
+
+/// A frame entered by one callback and left by another (a `tracing` span's enter and
+/// exit), with what it replaced.
+struct EnteredByKey {
+    key: u64,
+    previous: OwnedFrame,
+    attached: Attached,
+}
+
+thread_local! {
+    static ENTERED: RefCell<Vec<EnteredByKey>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes `frame` current (as [`enter`] does) until [`leave_keyed`] is called with `key` on
+/// this thread.
+pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
+    let attached = enter(&mut frame);
+    let entry = EnteredByKey {
+        key,
+        previous: frame,
+        attached,
+    };
+    let mut pending = Some(entry);
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.extend(pending.take());
+        }
+    });
+    if let Some(mut entry) = pending {
+        // No stack to remember it on (thread teardown): undo at once.
+        leave(&mut entry.previous, entry.attached);
+        entry.previous.release();
+    }
+}
+
+/// Undoes the latest [`enter_keyed`] of `key` on this thread. Left in order, the frame
+/// before it is current again; left out of order (an outer span left before an inner
+/// one), the inner one's exit will restore the frame before the outer one.
+pub(crate) fn leave_keyed(key: u64) {
+    let removed = ENTERED
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            let index = stack.iter().rposition(|e| e.key == key)?;
+            let mut entry = stack.remove(index);
+            if let Some(above) = stack.get_mut(index) {
+                // `above` replaced this key's frame; it restores what this key replaced.
+                mem::swap(&mut above.previous, &mut entry.previous);
+                Some((entry, false))
+            } else {
+                Some((entry, true))
+            }
+        })
+        .ok()
+        .flatten();
+    match removed {
+        Some((mut entry, true)) => {
+            leave(&mut entry.previous, entry.attached);
+            entry.previous.release();
+        }
+        Some((entry, false)) => {
+            drop(entry.attached);
+            entry.previous.release();
+        }
+        None => {}
     }
 }
 
@@ -517,6 +627,29 @@ mod tests {
         assert!(caught.is_err());
         assert_eq!(current_span_id(), None);
         assert!(matches!(frame, OwnedFrame::Bare(_)));
+    }
+
+    #[test]
+    fn keyed_entries_restore_in_and_out_of_order() {
+        enter_keyed(1, ids(1));
+        enter_keyed(2, ids(2));
+        assert_eq!(current_span_id(), Some(SpanId::from(2)));
+        leave_keyed(2);
+        assert_eq!(current_span_id(), Some(SpanId::from(1)));
+        leave_keyed(1);
+        assert_eq!(current_span_id(), None);
+
+        // The outer one left first: the inner stays current until it is left, then what
+        // was current before both comes back.
+        enter_keyed(1, ids(1));
+        enter_keyed(2, ids(2));
+        leave_keyed(1);
+        assert_eq!(current_span_id(), Some(SpanId::from(2)));
+        leave_keyed(2);
+        assert_eq!(current_span_id(), None);
+        // Leaving a key never entered changes nothing.
+        leave_keyed(3);
+        assert_eq!(current_span_id(), None);
     }
 
     #[test]

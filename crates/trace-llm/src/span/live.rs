@@ -143,6 +143,12 @@ impl LiveSpan {
         self.frame.take()
     }
 
+    /// What to make current each time the span is entered while its state stays here
+    /// (see [`OwnedFrame::share_for_entry`]); `None` for a span that is off.
+    pub(crate) fn frame_for_entry(&mut self) -> Option<OwnedFrame> {
+        (!self.frame.is_empty()).then(|| self.frame.share_for_entry())
+    }
+
     /// Puts back the frame [`take_frame`](Self::take_frame) moved out.
     pub(crate) fn restore_frame(&mut self, frame: OwnedFrame) {
         *self.frame = frame;
@@ -318,6 +324,42 @@ where
         init(&mut SpanInit { state });
         span_name(meta, state.request_model.as_ref())
     })
+}
+
+/// Where a span started by [`begin_under`] takes its parent from.
+pub(crate) enum ParentFrom<'a> {
+    /// The current span (trace-llm's frame, or OpenTelemetry's context).
+    Current,
+    /// No parent: the span starts a trace.
+    Nothing,
+    /// The span that `frame` belongs to (a copy from [`LiveSpan::frame_for_entry`] or
+    /// [`frame::capture`]).
+    Frame(&'a OwnedFrame),
+}
+
+/// [`begin`] with the parent chosen by the caller (an explicit parent, or none).
+pub(crate) fn begin_under(
+    parent: ParentFrom<'_>,
+    operation: Operation,
+    describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
+) -> LiveSpan {
+    match parent {
+        ParentFrom::Current => begin(operation, describe),
+        ParentFrom::Nothing => {
+            let mut empty = OwnedFrame::Empty;
+            frame::in_frame(&mut empty, || {
+                // Neither OpenTelemetry's current span.
+                let _none = opentelemetry::Context::new().attach();
+                begin(operation, describe)
+            })
+        }
+        ParentFrom::Frame(parent) => {
+            let mut parent = parent.copy();
+            let span = frame::in_frame(&mut parent, || begin(operation, describe));
+            parent.release();
+            span
+        }
+    }
 }
 
 /// Starts a span: ids, parent, sampling decision, and from them which [`Started`] encoding

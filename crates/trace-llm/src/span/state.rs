@@ -283,6 +283,16 @@ impl SpanState {
         }
     }
 
+    /// Sets the status the application chose: an error is kept once set, Ok replaces
+    /// Unset. A span with an error status counts as failed for the outcome rules.
+    pub(crate) fn set_status(&mut self, status: Status) {
+        match (&self.status, &status) {
+            (Status::Error { .. }, _) => {}
+            (_, Status::Unset) => {}
+            _ => self.status = status,
+        }
+    }
+
     pub(crate) fn record_panic(&mut self, payload: Option<&(dyn Any + Send)>) {
         let message = payload.and_then(|p| {
             p.downcast_ref::<&str>()
@@ -367,7 +377,7 @@ impl SpanState {
 
     fn end(&mut self, frame: &mut Frame) {
         let end = SystemTime::now();
-        let failed = self.error_type.is_some();
+        let failed = self.error_type.is_some() || matches!(self.status, Status::Error { .. });
         if let Some(metrics) = &self.core.settings.metrics {
             let duration = end.duration_since(self.start).unwrap_or_default();
             metrics.record_end(&self.call_facts(), duration.as_secs_f64());

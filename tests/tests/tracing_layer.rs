@@ -1,0 +1,274 @@
+//! `trace_llm::tracing::layer()`: `tracing` spans exported through trace-llm's pipeline, one
+//! tree with `#[trace_llm]` spans in both directions, typed fields, events, status, filters.
+
+use opentelemetry::Value;
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::SpanData;
+use trace_llm::trace_llm;
+use trace_llm_tests::{
+    Harness, assert_child_of, attr, attr_bool, attr_f64, attr_i64, attr_str, multi_thread_runtime,
+};
+use tracing::Instrument;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn subscriber() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(trace_llm::tracing::layer())
+}
+
+#[trace_llm(kind = "chat", provider = "openai", model = "gpt-4o")]
+fn chat() -> u32 {
+    let _http = tracing::info_span!("http.call", http.request.method = "POST").entered();
+    tool()
+}
+
+#[trace_llm(kind = "tool")]
+fn tool() -> u32 {
+    tracing::info!(rows = 3_i64, "tool ran");
+    3
+}
+
+#[test]
+fn one_tree_in_both_directions() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        let _request = tracing::info_span!("request", http.route = "/chat").entered();
+        assert_eq!(chat(), 3);
+    });
+    h.guard().force_flush().expect("flush");
+    let request = h.span("request");
+    let chat = h.span("chat gpt-4o");
+    let http = h.span("http.call");
+    let tool = h.span("execute_tool tool");
+    assert_eq!(
+        request.parent_span_id,
+        opentelemetry::trace::SpanId::INVALID
+    );
+    assert_child_of(&chat, &request);
+    assert_child_of(&http, &chat);
+    assert_child_of(&tool, &http);
+    for span in [&request, &http] {
+        assert_eq!(span.span_kind, SpanKind::Internal);
+        assert_eq!(span.status, Status::Unset);
+        assert!(span.end_time >= span.start_time);
+        assert!(attr_str(span, "code.file.path").is_some_and(|f| f.ends_with("tracing_layer.rs")));
+        assert!(attr_i64(span, "code.line.number").is_some());
+    }
+    assert_eq!(attr_str(&request, "http.route"), Some("/chat"));
+    assert_eq!(attr_str(&http, "http.request.method"), Some("POST"));
+    // The event inside the trace-llm tool span is on that span.
+    let event = tool
+        .events
+        .iter()
+        .find(|e| e.name == "tool ran")
+        .expect("event on the tool span");
+    assert_eq!(
+        trace_llm_tests::attr_in(&event.attributes, "rows"),
+        Some(&Value::I64(3))
+    );
+    assert!(http.events.is_empty());
+}
+
+#[derive(Debug)]
+struct Shape {
+    #[allow(dead_code)]
+    sides: u8,
+}
+
+#[test]
+fn fields_are_typed_attributes_also_when_recorded_later() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        let span = tracing::info_span!(
+            "typed",
+            count = 7_i64,
+            unsigned = 9_u64,
+            huge = u64::MAX,
+            ratio = 0.5_f64,
+            flag = true,
+            text = "plain",
+            shape = ?Shape { sides: 3 },
+            shown = %"display",
+            later = tracing::field::Empty,
+            replaced = 1_i64,
+        );
+        span.record("later", 42_i64);
+        span.record("replaced", 2_i64);
+        span.in_scope(|| {});
+        let renamed =
+            tracing::info_span!("generic", otel.name = "GET /items", otel.kind = "client");
+        drop(renamed);
+    });
+    h.guard().force_flush().expect("flush");
+    let typed = h.span("typed");
+    assert_eq!(attr_i64(&typed, "count"), Some(7));
+    assert_eq!(attr_i64(&typed, "unsigned"), Some(9));
+    assert_eq!(
+        attr_str(&typed, "huge"),
+        Some(u64::MAX.to_string().as_str())
+    );
+    assert_eq!(attr_f64(&typed, "ratio"), Some(0.5));
+    assert_eq!(attr_bool(&typed, "flag"), Some(true));
+    assert_eq!(attr_str(&typed, "text"), Some("plain"));
+    assert_eq!(attr_str(&typed, "shape"), Some("Shape { sides: 3 }"));
+    assert_eq!(attr_str(&typed, "shown"), Some("display"));
+    assert_eq!(attr_i64(&typed, "later"), Some(42));
+    assert_eq!(attr_i64(&typed, "replaced"), Some(2));
+    let renamed = h.span("GET /items");
+    assert_eq!(renamed.span_kind, SpanKind::Client);
+    assert!(attr(&renamed, "otel.name").is_none());
+}
+
+#[test]
+fn events_become_span_events_and_errors_set_the_status() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        tracing::info_span!("quiet").in_scope(|| {
+            tracing::info!(attempt = 2_i64, ok = true, "retrying");
+        });
+        tracing::info_span!("logged error").in_scope(|| {
+            tracing::error!("upstream returned 503");
+        });
+        tracing::info_span!("error field").in_scope(|| {
+            tracing::warn!(error = %"connection reset", "request failed");
+        });
+        let span = tracing::info_span!("recorded error", error = tracing::field::Empty);
+        span.record("error", "timed out");
+        drop(span);
+        // An event outside any span goes nowhere.
+        tracing::info!("no span");
+    });
+    h.guard().force_flush().expect("flush");
+    let quiet = h.span("quiet");
+    assert_eq!(quiet.status, Status::Unset);
+    let event = &quiet.events.events[0];
+    assert_eq!(event.name, "retrying");
+    assert_eq!(
+        trace_llm_tests::attr_in(&event.attributes, "attempt"),
+        Some(&Value::I64(2))
+    );
+    assert_eq!(
+        trace_llm_tests::attr_in(&event.attributes, "ok"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(
+        trace_llm_tests::attr_in(&event.attributes, "level"),
+        Some(&Value::from("INFO"))
+    );
+    assert_eq!(
+        h.span("logged error").status,
+        Status::error("upstream returned 503")
+    );
+    let field = h.span("error field");
+    assert_eq!(field.status, Status::error("connection reset"));
+    let exception = &field.events.events[0];
+    assert_eq!(exception.name, "exception");
+    assert_eq!(
+        trace_llm_tests::attr_in(&exception.attributes, "exception.message"),
+        Some(&Value::from("connection reset"))
+    );
+    let recorded = h.span("recorded error");
+    assert_eq!(recorded.status, Status::error("timed out"));
+    assert_eq!(h.spans().len(), 4);
+}
+
+#[test]
+fn the_subscribers_filters_decide() {
+    let h = Harness::new();
+    let filtered = tracing_subscriber::registry().with(
+        trace_llm::tracing::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    tracing::subscriber::with_default(filtered, || {
+        let _outer = tracing::info_span!("kept").entered();
+        let _inner = tracing::debug_span!("filtered").entered();
+        tracing::debug!("filtered event");
+        tracing::info!("kept event");
+        let _leaf = tracing::info_span!("leaf").entered();
+    });
+    h.guard().force_flush().expect("flush");
+    let names: Vec<String> = h.spans().iter().map(|s| s.name.to_string()).collect();
+    assert!(!names.contains(&"filtered".to_string()), "{names:?}");
+    let kept = h.span("kept");
+    assert_child_of(&h.span("leaf"), &kept);
+    let events: Vec<_> = kept.events.iter().map(|e| e.name.to_string()).collect();
+    assert_eq!(events, ["kept event"]);
+}
+
+#[trace_llm(kind = "agent")]
+async fn agent() -> u32 {
+    let fetched = async {
+        tokio::task::yield_now().await;
+        trace_llm::spawn(inner_tool()).await.expect("join")
+    }
+    .instrument(tracing::info_span!("fetch"))
+    .await;
+    fetched + 1
+}
+
+#[trace_llm(kind = "tool")]
+async fn inner_tool() -> u32 {
+    tokio::task::yield_now().await;
+    1
+}
+
+#[test]
+fn async_and_spawned_work_nests_on_a_multi_thread_runtime() {
+    let h = Harness::new();
+    let dispatch = tracing::Dispatch::new(subscriber());
+    let rt = multi_thread_runtime(2);
+    let value = rt.block_on(tracing::instrument::WithSubscriber::with_subscriber(
+        async {
+            let request = tracing::info_span!("request");
+            tokio::spawn(
+                tracing::instrument::WithSubscriber::with_current_subscriber(
+                    agent().instrument(request),
+                ),
+            )
+            .await
+            .expect("join")
+        },
+        dispatch,
+    ));
+    assert_eq!(value, 2);
+    h.guard().force_flush().expect("flush");
+    let request = h.span("request");
+    let agent = h.span("invoke_agent agent");
+    let fetch = h.span("fetch");
+    assert_child_of(&agent, &request);
+    assert_child_of(&fetch, &agent);
+    assert_child_of(&h.span("execute_tool inner_tool"), &fetch);
+}
+
+#[test]
+fn explicit_parents_and_roots() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        let parent = tracing::info_span!("parent");
+        let _current = tracing::info_span!("current").entered();
+        let _child = tracing::info_span!(parent: &parent, "explicit child");
+        let _root = tracing::info_span!(parent: None, "explicit root");
+    });
+    h.guard().force_flush().expect("flush");
+    assert_child_of(&h.span("explicit child"), &h.span("parent"));
+    let root: SpanData = h.span("explicit root");
+    assert_eq!(root.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert_ne!(
+        root.span_context.trace_id(),
+        h.span("current").span_context.trace_id()
+    );
+}
+
+#[test]
+fn nothing_before_init_and_errors_count_for_the_outcome_rules() {
+    tracing::subscriber::with_default(subscriber(), || {
+        let _before = tracing::info_span!("before init").entered();
+    });
+    let h = Harness::with(|c| c.sample_ratio(0.0).keep_errors(true));
+    tracing::subscriber::with_default(subscriber(), || {
+        tracing::info_span!("fine").in_scope(|| {});
+        tracing::info_span!("failing").in_scope(|| tracing::error!("broke"));
+    });
+    h.guard().force_flush().expect("flush");
+    let names: Vec<String> = h.spans().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["failing"]);
+}
