@@ -31,7 +31,8 @@ const MAX_BAGGAGE_BYTES: usize = 8192;
 /// (`baggage`) into `carrier`: a `HashMap<String, String>`, message headers, or an HTTP
 /// header map through [`HeaderInjector`].
 ///
-/// The parent is the current trace-llm span, else the current OpenTelemetry span. Request
+/// The parent is the innermost current span: the current trace-llm span, unless a span was
+/// made current in OpenTelemetry's context after it (or none is current). Request
 /// context values go first in the baggage (prompt version, cohort, tenant, session, then
 /// custom attributes as strings), so they survive the format's size limits.
 ///
@@ -44,14 +45,11 @@ const MAX_BAGGAGE_BYTES: usize = 8192;
 /// assert_eq!(headers.get("baggage").map(String::as_str), Some("trace_llm.tenant.id=acme"));
 /// ```
 pub fn inject<I: Injector>(carrier: &mut I) {
-    let (parent, request) =
-        frame::with_current(|f| (f.span.clone(), f.request.clone())).unwrap_or((None, None));
+    let request = frame::with_current(|f| f.request.clone()).flatten();
     let mut cx = opentelemetry::Context::new();
-    let parent = parent.or_else(|| {
-        opentelemetry::Context::map_current(|c| {
-            c.has_active_span().then(|| c.span().span_context().clone())
-        })
-    });
+    // The innermost current span: trace-llm's, or one made current in OpenTelemetry's
+    // context after it (a `tracing` span under `tracing-opentelemetry`).
+    let parent = frame::parent_context();
     if let Some(parent) = parent.filter(SpanContext::is_valid) {
         cx = cx.with_remote_span_context(parent);
     }

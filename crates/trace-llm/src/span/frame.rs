@@ -145,6 +145,7 @@ impl OwnedFrame {
         }
     }
 
+    #[cfg(feature = "tracing")]
     /// What a span whose state stays with its owner makes current each time it is entered
     /// (a `tracing` span: entered on any thread, its state in the subscriber's registry):
     /// the frame without its state. The span gets its tally and its OpenTelemetry context
@@ -163,6 +164,7 @@ impl OwnedFrame {
         }
     }
 
+    #[cfg(feature = "tracing")]
     /// A copy of a frame from [`share_for_entry`](Self::share_for_entry) (or [`capture`]),
     /// to enter once.
     pub(crate) fn copy(&self) -> OwnedFrame {
@@ -173,6 +175,7 @@ impl OwnedFrame {
         }
     }
 
+    #[cfg(feature = "tracing")]
     /// The id of the frame's span, if it has one.
     pub(crate) fn span_id(&self) -> Option<SpanId> {
         match self {
@@ -182,6 +185,7 @@ impl OwnedFrame {
         }
     }
 
+    #[cfg(feature = "tracing")]
     /// Gives a frame's box back for reuse.
     pub(crate) fn release(self) {
         if let OwnedFrame::Boxed(frame) = self {
@@ -306,6 +310,7 @@ impl Drop for Entered<'_> {
     }
 }
 
+#[cfg(feature = "tracing")]
 /// A frame entered by one callback and left by another (a `tracing` span's enter and
 /// exit), with what it replaced.
 struct EnteredByKey {
@@ -314,10 +319,12 @@ struct EnteredByKey {
     attached: Attached,
 }
 
+#[cfg(feature = "tracing")]
 thread_local! {
     static ENTERED: RefCell<Vec<EnteredByKey>> = const { RefCell::new(Vec::new()) };
 }
 
+#[cfg(feature = "tracing")]
 /// Makes `frame` current (as [`enter`] does) until [`leave_keyed`] is called with `key` on
 /// this thread.
 pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
@@ -340,6 +347,7 @@ pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
     }
 }
 
+#[cfg(feature = "tracing")]
 /// Undoes the latest [`enter_keyed`] of `key` on this thread. Left in order, the frame
 /// before it is current again; left out of order (an outer span left before an inner
 /// one), the inner one's exit will restore the frame before the outer one.
@@ -629,6 +637,7 @@ mod tests {
         assert!(matches!(frame, OwnedFrame::Bare(_)));
     }
 
+    #[cfg(feature = "tracing")]
     #[test]
     fn keyed_entries_restore_in_and_out_of_order() {
         enter_keyed(1, ids(1));

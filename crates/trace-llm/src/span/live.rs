@@ -143,6 +143,7 @@ impl LiveSpan {
         self.frame.take()
     }
 
+    #[cfg(feature = "tracing")]
     /// What to make current each time the span is entered while its state stays here
     /// (see [`OwnedFrame::share_for_entry`]); `None` for a span that is off.
     pub(crate) fn frame_for_entry(&mut self) -> Option<OwnedFrame> {
@@ -327,6 +328,7 @@ where
 }
 
 /// Where a span started by [`begin_under`] takes its parent from.
+#[cfg(feature = "tracing")]
 pub(crate) enum ParentFrom<'a> {
     /// The current span (trace-llm's frame, or OpenTelemetry's context).
     Current,
@@ -338,6 +340,7 @@ pub(crate) enum ParentFrom<'a> {
 }
 
 /// [`begin`] with the parent chosen by the caller (an explicit parent, or none).
+#[cfg(feature = "tracing")]
 pub(crate) fn begin_under(
     parent: ParentFrom<'_>,
     operation: Operation,

@@ -21,7 +21,9 @@ mod value;
 
 pub(crate) use core::{Core, Settings, Sink, TailRules, enabled};
 pub use live::{LiveSpan, Meta, SpanInit};
-pub(crate) use live::{ParentFrom, begin, begin_under, start};
+#[cfg(feature = "tracing")]
+pub(crate) use live::{ParentFrom, begin_under};
+pub(crate) use live::{begin, start};
 pub(crate) use state::SpanState;
 pub use value::AttributeValue;
 pub use value::StrValue;

@@ -283,6 +283,7 @@ impl SpanState {
         }
     }
 
+    #[cfg(feature = "tracing")]
     /// Sets the status the application chose: an error is kept once set, Ok replaces
     /// Unset. A span with an error status counts as failed for the outcome rules.
     pub(crate) fn set_status(&mut self, status: Status) {
