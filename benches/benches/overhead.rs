@@ -3,7 +3,9 @@
 //! (async); hand-written with the OpenTelemetry SDK;
 //! under `tracing` + `tracing-opentelemetry`; under `fastrace`. Sync, async, streamed,
 //! nested four deep, on two threads at once, and with the request and response as JSON
-//! values (a recorded OpenAI chat completion). Every exporter discards.
+//! values (a recorded OpenAI chat completion); made current for OpenTelemetry's context
+//! against the SDK's `in_span` pattern; `tracing` spans through trace-llm's layer against
+//! `tracing-opentelemetry`. Every exporter discards.
 //!
 //! ```text
 //! cargo bench -p trace-llm-benches --bench overhead
@@ -299,7 +301,47 @@ fn json_payloads(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     sdk_note(b, mark, "json/otel_sdk", 1);
 }
 
-const GROUPS: [(&str, &[&str]); 6] = [
+/// Spans made current for the code they wrap, where OpenTelemetry's `Context::current()` and
+/// a `tracing-opentelemetry` layer see them: `#[trace_llm]` (which always does this) against
+/// the SDK span attached as `Tracer::in_span` does.
+fn made_current(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
+    with_pipeline("current/trace_llm", 1.0, || {
+        group.bench_function("trace_llm", |x| x.iter(|| traced_chat(black_box(&REQUEST))));
+    });
+    let mark = sdk_mark();
+    group.bench_function("otel_sdk", |x| {
+        x.iter(|| counted(sdk_chat_current(b.tracer, black_box(&REQUEST))))
+    });
+    sdk_note(b, mark, "current/otel_sdk", 1);
+}
+
+/// The same `tracing` spans (`#[tracing::instrument]` with ten fields, five recorded later)
+/// exported by `tracing-opentelemetry` into the SDK pipeline, and by
+/// `trace_llm::tracing::layer()` into trace-llm's; both exporters discard.
+fn layer(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
+    let ours = trace_llm_layer_dispatch();
+    with_pipeline("layer/trace_llm_layer", 1.0, || {
+        tracing::dispatcher::with_default(&ours, || {
+            group.bench_function("trace_llm_layer", |x| {
+                x.iter(|| tracing_chat(black_box(&REQUEST)))
+            });
+        });
+    });
+    let mark = sdk_mark();
+    tracing::dispatcher::with_default(b.dispatch, || {
+        group.bench_function("tracing_otel", |x| {
+            x.iter(|| counted(tracing_chat(black_box(&REQUEST))))
+        });
+    });
+    sdk_note(b, mark, "layer/tracing_otel", 1);
+    let mark = sdk_mark();
+    group.bench_function("otel_sdk", |x| {
+        x.iter(|| counted(sdk_chat(b.tracer, black_box(&REQUEST))))
+    });
+    sdk_note(b, mark, "layer/otel_sdk", 1);
+}
+
+const GROUPS: [(&str, &[&str]); 8] = [
     (
         "sync",
         &[
@@ -349,6 +391,8 @@ const GROUPS: [(&str, &[&str]); 6] = [
         &["trace_llm", "otel_sdk", "tracing_otel", "fastrace"],
     ),
     ("json", &["undecorated", "trace_llm", "otel_sdk"]),
+    ("current", &["trace_llm", "otel_sdk"]),
+    ("layer", &["trace_llm_layer", "tracing_otel", "otel_sdk"]),
 ];
 
 fn main() {
@@ -365,13 +409,15 @@ fn main() {
         dispatch: &dispatch,
     };
     type Run = fn(&mut BenchmarkGroup<'_, WallTime>, &Baselines<'_>);
-    let runs: [(&str, Run); 6] = [
+    let runs: [(&str, Run); 8] = [
         ("sync", sync),
         ("async", asynchronous),
         ("stream", stream),
         ("nested4", nested),
         ("threads2", two_threads),
         ("json", json_payloads),
+        ("current", made_current),
+        ("layer", layer),
     ];
     for (name, run) in runs {
         let mut group = c.benchmark_group(name);

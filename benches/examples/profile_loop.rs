@@ -10,7 +10,8 @@
 //! Workloads: `plain`, `off`, `unsampled`, `on`, `sdk` (sync chat call); `plain-async`,
 //! `off-async`, `on-async`; `plain-stream`, `off-stream`, `on-stream` (ten chunks);
 //! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels); `on-json` (a
-//! recorded OpenAI request and response as `serde_json::Value`); any of them
+//! recorded OpenAI request and response as `serde_json::Value`); `on-layer` (the
+//! `#[tracing::instrument]` chat call through `trace_llm::tracing::layer()`); any of them
 //! with `-threads2` runs on two threads at once (time per call on each thread). `off*` and
 //! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
 //! (drops mean the export thread did not keep up with the discarding exporter).
@@ -102,6 +103,30 @@ fn main() {
         "on-json" => Box::new(|| {
             black_box(traced_json_chat(black_box(&JSON.0), black_box(&JSON.1)));
         }),
+        "on-layer" => {
+            let dispatch = trace_llm_layer_dispatch();
+            Box::new(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    black_box(tracing_chat(black_box(&REQUEST)));
+                });
+            })
+        }
+        "sdk-tracing" => {
+            let dispatch = tracing_dispatch(tracer().clone());
+            Box::new(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    black_box(tracing_chat(black_box(&REQUEST)));
+                });
+            })
+        }
+        "registry" => {
+            let dispatch = tracing::Dispatch::new(tracing_subscriber::registry());
+            Box::new(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    black_box(tracing_chat(black_box(&REQUEST)));
+                });
+            })
+        }
         "sdk-nested" => Box::new(|| {
             black_box(sdk_agent(tracer(), black_box(&REQUEST)));
         }),

@@ -180,6 +180,24 @@ pub async fn sdk_chat_async(tracer: &SdkTracer, req: &ChatRequest) -> ChatRespon
     response
 }
 
+/// The SDK span made current while the call runs, as `Tracer::in_span` does
+/// (`Context::current_with_span` + `attach`): what a made-current `#[trace_llm]` span is
+/// compared with.
+pub fn sdk_chat_current(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = Context::current_with_span(sdk_start(tracer, req, false));
+    let response = {
+        let _current = cx.clone().attach();
+        respond(req)
+    };
+    let span = cx.span();
+    span.set_attributes(response_attributes(&response));
+    span.set_attribute(cost_attribute(&response));
+    span.set_status(Status::Ok);
+    span.end();
+    response
+}
+
 /// Declares a chat function under `tracing::instrument` with the span's fields; sync and
 /// async share the one attribute.
 macro_rules! tracing_chat_fn {
@@ -586,6 +604,12 @@ pub fn sdk_provider() -> (SdkTracerProvider, SdkTracer) {
         .build();
     let tracer = provider.tracer("bench");
     (provider, tracer)
+}
+
+/// A `tracing` dispatcher exporting through trace-llm's layer into trace-llm's pipeline.
+pub fn trace_llm_layer_dispatch() -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    tracing::Dispatch::new(tracing_subscriber::registry().with(trace_llm::tracing::layer()))
 }
 
 /// A `tracing` dispatcher exporting through `tracing-opentelemetry` into the SDK above.

@@ -147,7 +147,7 @@ where
         else {
             return;
         };
-        let mut fields = SpanFields::new(state);
+        let mut fields = SpanFields::later(state);
         values.record(&mut fields);
         if let Some(name) = fields.name {
             state.name = Cow::Owned(name);
@@ -248,50 +248,76 @@ struct SpanFields<'a> {
     state: &'a mut SpanState,
     /// `otel.name`, when given.
     name: Option<String>,
+    /// Recording the fields a span is created with: distinct keys the span does not have
+    /// yet (later records replace a value of the same key).
+    created: bool,
 }
 
 impl<'a> SpanFields<'a> {
     fn new(state: &'a mut SpanState) -> Self {
-        SpanFields { state, name: None }
+        SpanFields {
+            state,
+            name: None,
+            created: true,
+        }
+    }
+
+    fn later(state: &'a mut SpanState) -> Self {
+        SpanFields {
+            created: false,
+            ..SpanFields::new(state)
+        }
     }
 
     fn value(&mut self, field: &Field, value: Value) {
-        self.state
-            .set_user_attr(Key::from_static_str(field.name()), value);
+        let key = Key::from_static_str(field.name());
+        if self.created {
+            self.state.add_user_attr(key, value);
+        } else {
+            self.state.set_user_attr(key, value);
+        }
     }
 
-    fn text(&mut self, field: &Field, text: String) {
+    /// A text value: the `otel.*` fields and `error` say what they mean, the others are
+    /// attributes. Takes the text unallocated, so that the fields that are not attributes
+    /// cost no copy.
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         match field.name() {
-            "otel.name" => self.name = Some(text),
+            "otel.name" => self.name = Some(text.into_owned()),
             "otel.kind" => {
                 if let Some(kind) = span_kind(&text) {
                     self.state.kind = kind;
                 }
             }
-            "otel.status_code" => match text.to_ascii_lowercase().as_str() {
-                "ok" => self.state.set_status(Status::Ok),
-                "error" => self.state.set_status(Status::error("")),
-                _ => {}
-            },
-            "otel.status_message" => self.state.set_status(Status::error(text)),
-            "error" => {
-                self.state.set_status(Status::error(text.clone()));
-                self.value(field, Value::String(text.into()));
+            "otel.status_code" => {
+                if text.eq_ignore_ascii_case("ok") {
+                    self.state.set_status(Status::Ok);
+                } else if text.eq_ignore_ascii_case("error") {
+                    self.state.set_status(Status::error(""));
+                }
             }
-            _ => self.value(field, Value::String(text.into())),
+            "otel.status_message" => self.state.set_status(Status::error(text.into_owned())),
+            "error" => {
+                self.state
+                    .set_status(Status::error(text.clone().into_owned()));
+                self.value(field, Value::String(text.into_owned().into()));
+            }
+            _ => self.value(field, Value::String(text.into_owned().into())),
         }
     }
 }
 
 fn span_kind(kind: &str) -> Option<SpanKind> {
-    Some(match kind.to_ascii_lowercase().as_str() {
-        "client" => SpanKind::Client,
-        "server" => SpanKind::Server,
-        "producer" => SpanKind::Producer,
-        "consumer" => SpanKind::Consumer,
-        "internal" => SpanKind::Internal,
-        _ => return None,
-    })
+    [
+        ("client", SpanKind::Client),
+        ("server", SpanKind::Server),
+        ("producer", SpanKind::Producer),
+        ("consumer", SpanKind::Consumer),
+        ("internal", SpanKind::Internal),
+    ]
+    .into_iter()
+    .find(|(name, _)| kind.eq_ignore_ascii_case(name))
+    .map(|(_, kind)| kind)
 }
 
 impl Visit for SpanFields<'_> {
@@ -320,15 +346,15 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
+        self.text(field, Cow::Borrowed(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
+        self.text(field, Cow::Owned(value.to_string()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        self.text(field, Cow::Owned(format!("{value:?}")));
     }
 }
 

@@ -539,7 +539,7 @@ fn foreign_parent_facts(has_request: bool) -> ParentFacts {
     let parent = if opentelemetry::Context::map_current(|cx| cx.has_active_span()) {
         otel_current_parent()
     } else {
-        bridged_parent()
+        None
     };
     match parent {
         Some(parent) => ParentFacts::of(&parent, has_request),
@@ -566,23 +566,14 @@ pub(crate) fn parent_context() -> Option<SpanContext> {
 }
 
 /// The span context of the current `opentelemetry::Context`, if it holds a valid one: an
-/// HTTP server span from other instrumentation, or a `tracing` span bridged by
-/// `tracing-opentelemetry` (see the `tracing` feature).
+/// HTTP server span from other instrumentation, or a `tracing` span entered under
+/// `tracing-opentelemetry` (whose context activation, on by default, attaches it).
 fn otel_current_parent() -> Option<SpanContext> {
     opentelemetry::Context::map_current(|cx| {
         cx.has_active_span()
             .then(|| cx.span().span_context().clone())
             .filter(SpanContext::is_valid)
     })
-    .or_else(bridged_parent)
-}
-
-/// The current `tracing` span's OpenTelemetry context (the `tracing` feature).
-fn bridged_parent() -> Option<SpanContext> {
-    #[cfg(feature = "tracing")]
-    return super::tracing_bridge::current_parent();
-    #[cfg(not(feature = "tracing"))]
-    None
 }
 
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.

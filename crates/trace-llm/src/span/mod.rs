@@ -7,6 +7,8 @@ pub(crate) mod core;
 pub(crate) mod frame;
 pub(crate) mod ids;
 mod live;
+#[cfg(test)]
+mod live_tests;
 pub(crate) mod record;
 pub(crate) mod request;
 pub(crate) mod reuse;
@@ -15,8 +17,6 @@ mod state;
 #[cfg(feature = "json")]
 pub(crate) mod streamed;
 pub(crate) mod tally;
-#[cfg(feature = "tracing")]
-pub(crate) mod tracing_bridge;
 mod value;
 
 pub(crate) use core::{Core, Settings, Sink, TailRules, enabled};

@@ -241,6 +241,13 @@ impl SpanState {
             existing.value = value;
             return;
         }
+        self.add_user_attr(key, value);
+    }
+
+    /// Adds a user-chosen attribute whose key the span does not have yet (the caller knows:
+    /// a `tracing` span's fields at creation are distinct); bounded as
+    /// [`set_user_attr`](Self::set_user_attr) is.
+    pub(crate) fn add_user_attr(&mut self, key: Key, value: Value) {
         if self.user_attributes >= MAX_USER_ATTRIBUTES {
             self.dropped_attributes = self.dropped_attributes.saturating_add(1);
             return;
