@@ -166,6 +166,53 @@ pub(crate) fn intern_joined(prefix: &str, s: &str) -> Cow<'static, str> {
     }
 }
 
+/// Slots of each thread's cache of recent field values (a power of two).
+#[cfg(feature = "tracing")]
+const RECENT_VALUES: usize = 64;
+
+/// A field's name and the last value it had.
+#[cfg(feature = "tracing")]
+type FieldValue = Option<(&'static str, std::sync::Arc<str>)>;
+
+#[cfg(feature = "tracing")]
+thread_local! {
+    /// The last value each field (by its `&'static` name) had on this thread, in the slot its
+    /// name's address picks: values that repeat per field (a method, a route, a model, a
+    /// provider) are shared instead of copied, and the export thread only drops a reference.
+    /// At most `RECENT_VALUES` values of at most `MAX_LEN` bytes are kept per thread.
+    static RECENT_VALUES_BY_FIELD: std::cell::RefCell<[FieldValue; RECENT_VALUES]> =
+        const { std::cell::RefCell::new([const { None }; RECENT_VALUES]) };
+}
+
+#[cfg(feature = "tracing")]
+/// `text`, the value of field `field`, shared with the field's previous value on this thread
+/// when it is the same text; a new shared copy otherwise (long texts are copied plainly).
+pub(crate) fn field_value(field: &'static str, text: &str) -> opentelemetry::StringValue {
+    if text.len() > MAX_LEN {
+        return opentelemetry::StringValue::from(text.to_owned());
+    }
+    let slot = ((field.as_ptr() as usize) >> 3).wrapping_mul(0x9e37_79b9) % RECENT_VALUES;
+    RECENT_VALUES_BY_FIELD
+        .try_with(|cell| {
+            let mut slots = cell.try_borrow_mut().ok()?;
+            let entry = &mut slots[slot];
+            if let Some((name, value)) = entry {
+                if std::ptr::eq(*name, field) && **value == *text {
+                    return Some(value.clone());
+                }
+            }
+            let value: std::sync::Arc<str> = std::sync::Arc::from(text);
+            *entry = Some((field, value.clone()));
+            Some(value)
+        })
+        .ok()
+        .flatten()
+        .map_or_else(
+            || opentelemetry::StringValue::from(text.to_owned()),
+            opentelemetry::StringValue::from,
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +233,27 @@ mod tests {
         );
         assert_eq!(intern_reason("stop"), "stop");
         assert_eq!(intern_reason("custom_reason"), "custom_reason");
+    }
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn repeated_field_values_are_shared_and_others_copied() {
+        static FIELD: &str = "http.route";
+        let first = field_value(FIELD, "/chat");
+        let again = field_value(FIELD, "/chat");
+        assert_eq!(first.as_str(), "/chat");
+        assert_eq!(again.as_str(), "/chat");
+        assert!(
+            std::ptr::eq(first.as_str().as_ptr(), again.as_str().as_ptr()),
+            "the same value of the same field is shared"
+        );
+        let other = field_value(FIELD, "/embed");
+        assert_eq!(other.as_str(), "/embed");
+        assert!(!std::ptr::eq(
+            first.as_str().as_ptr(),
+            other.as_str().as_ptr()
+        ));
+        let long = "x".repeat(MAX_LEN + 1);
+        assert_eq!(field_value(FIELD, &long).as_str(), long);
     }
 }

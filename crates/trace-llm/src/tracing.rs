@@ -302,7 +302,13 @@ impl<'a> SpanFields<'a> {
                     .set_status(Status::error(text.clone().into_owned()));
                 self.value(field, Value::String(text.into_owned().into()));
             }
-            _ => self.value(field, Value::String(text.into_owned().into())),
+            _ => {
+                let value = match text {
+                    Cow::Borrowed(text) => crate::intern::field_value(field.name(), text),
+                    Cow::Owned(text) => text.into(),
+                };
+                self.value(field, Value::String(value));
+            }
         }
     }
 }

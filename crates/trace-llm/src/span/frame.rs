@@ -485,23 +485,27 @@ pub(crate) fn peek_parent() -> ParentFacts {
             let current = cell.try_borrow().ok()?;
             Some(match &*current {
                 OwnedFrame::Empty => None,
+                // A bare frame is an unsampled root: what starts under it takes its decision
+                // (and is off), whatever was made current in OpenTelemetry's context since,
+                // so it needs no look there.
                 OwnedFrame::Bare(ids) => Some((
                     ParentFacts {
                         trace_id: Some(ids.trace_id),
                         ..ParentFacts::default()
                     },
-                    ids.span_id,
+                    None,
                 )),
                 OwnedFrame::Boxed(f) => match &f.span {
-                    Some(span) => {
-                        Some((ParentFacts::of(span, f.request.is_some()), span.span_id()))
-                    }
+                    Some(span) => Some((
+                        ParentFacts::of(span, f.request.is_some()),
+                        Some(span.span_id()),
+                    )),
                     None => Some((
                         ParentFacts {
                             has_request: f.request.is_some(),
                             ..ParentFacts::default()
                         },
-                        SpanId::INVALID,
+                        None,
                     )),
                 },
             })
@@ -510,7 +514,11 @@ pub(crate) fn peek_parent() -> ParentFacts {
         .flatten()
         .flatten();
     match peeked {
-        Some((facts, own)) if facts.trace_id.is_some() && !foreign_span_entered_since(own) => facts,
+        Some((facts, own))
+            if facts.trace_id.is_some() && !own.is_some_and(foreign_span_entered_since) =>
+        {
+            facts
+        }
         Some((facts, _)) => foreign_parent_facts(facts.has_request),
         None => foreign_parent_facts(false),
     }
@@ -519,9 +527,7 @@ pub(crate) fn peek_parent() -> ParentFacts {
 /// Whether OpenTelemetry's current context holds a span other than the current frame's
 /// (`own`): one made current after the frame was entered (a `tracing` span entered through
 /// `tracing-opentelemetry`, `Tracer::in_span`, ...), which is then the innermost span. An
-/// entered boxed frame always attaches its own span, so any other span there came later; a
-/// bare frame attaches none, but it is a root (it had no parent when it started), so a span
-/// there came later too.
+/// entered boxed frame always attaches its own span, so any other span there came later.
 #[inline]
 fn foreign_span_entered_since(own: SpanId) -> bool {
     opentelemetry::Context::map_current(|cx| {
@@ -556,12 +562,15 @@ pub(crate) fn parent_context() -> Option<SpanContext> {
     let own = CURRENT
         .try_with(|cell| match &*cell.try_borrow().ok()? {
             OwnedFrame::Empty => None,
+            // An unsampled root: see `peek_parent`.
             OwnedFrame::Bare(ids) => Some(ids.span_context()),
-            OwnedFrame::Boxed(f) => f.span.clone(),
+            OwnedFrame::Boxed(f) => f
+                .span
+                .clone()
+                .filter(|own| !foreign_span_entered_since(own.span_id())),
         })
         .ok()
-        .flatten()
-        .filter(|own| !foreign_span_entered_since(own.span_id()));
+        .flatten();
     own.or_else(otel_current_parent)
 }
 
@@ -579,8 +588,36 @@ fn otel_current_parent() -> Option<SpanContext> {
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.
 #[inline]
 pub(crate) fn in_frame<R>(frame: &mut OwnedFrame, f: impl FnOnce() -> R) -> R {
-    let _entered = Entered::new(frame);
-    f()
+    if let OwnedFrame::Boxed(_) = frame {
+        let _entered = Entered::new(frame);
+        f()
+    } else {
+        // Empty and bare frames attach nothing to OpenTelemetry's context (`Attached::to`):
+        // the exchange alone, inline, keeps the unsampled path as cheap as it was.
+        let _swapped = Swapped::new(frame);
+        f()
+    }
+}
+
+/// Makes an empty or bare frame current until dropped (also during unwinding).
+struct Swapped<'a> {
+    frame: &'a mut OwnedFrame,
+}
+
+impl<'a> Swapped<'a> {
+    #[inline]
+    fn new(frame: &'a mut OwnedFrame) -> Self {
+        debug_assert!(!matches!(frame, OwnedFrame::Boxed(_)));
+        swap(frame);
+        Swapped { frame }
+    }
+}
+
+impl Drop for Swapped<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        swap(self.frame);
+    }
 }
 
 #[cfg(test)]
