@@ -275,8 +275,7 @@ impl GenAiRequest for CreateResponse {
             rec.stream(true);
         }
         if let Some(format) = self.text.as_ref().and_then(|t| {
-            to_value(&t.format)
-                .get("type")
+            super::json::entry(&to_value(&t.format), "type")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         }) {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::messages::{finish_reason_or_error, text_part, tool_call_part, tool_response_part};
 use super::{as_int, as_num, as_text, strings};
+use super::{at, entry};
 use crate::genai::{RequestRecorder, ResponseRecorder, Usage};
 
 pub(super) const PROVIDER: &str = "aws.bedrock";
@@ -25,17 +26,14 @@ const STREAM_EVENTS: [&str; 6] = [
 /// Whether the first message's content is Converse blocks (`{"text": ...}`, no `type`).
 pub(super) fn converse_blocks(messages: Option<&Value>) -> bool {
     messages
-        .and_then(|m| m.get(0))
-        .and_then(|m| m.get("content"))
-        .and_then(|c| c.get(0))
-        .is_some_and(|b| b.is_object() && b.get("type").is_none())
+        .and_then(|m| at(m, &["0", "content", "0"]))
+        .is_some_and(|b| b.is_object() && entry(b, "type").is_none())
 }
 
 pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     rec.infer_provider(PROVIDER);
-    let config = v
-        .get("inferenceConfig")
-        .or_else(|| v.get("textGenerationConfig"))
+    let config = entry(v, "inferenceConfig")
+        .or_else(|| entry(v, "textGenerationConfig"))
         .unwrap_or(v);
     let max_tokens = [
         "maxTokens",
@@ -44,24 +42,23 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
         "max_gen_len",
     ]
     .iter()
-    .find_map(|k| as_int(config.get(*k)));
+    .find_map(|k| as_int(entry(config, k)));
     if let Some(n) = max_tokens {
         rec.max_tokens(n);
     }
-    if let Some(t) = as_num(config.get("temperature")) {
+    if let Some(t) = as_num(entry(config, "temperature")) {
         rec.temperature(t);
     }
-    if let Some(p) = as_num(config.get("topP").or_else(|| config.get("top_p"))) {
+    if let Some(p) = as_num(entry(config, "topP").or_else(|| entry(config, "top_p"))) {
         rec.top_p(p);
     }
-    let top_k = config
-        .get("topK")
-        .or_else(|| config.get("top_k"))
-        .or_else(|| v.pointer("/additionalModelRequestFields/top_k"));
+    let top_k = entry(config, "topK")
+        .or_else(|| entry(config, "top_k"))
+        .or_else(|| at(v, &["additionalModelRequestFields", "top_k"]));
     if let Some(k) = as_num(top_k) {
         rec.top_k(k);
     }
-    if let Some(stop) = config.get("stopSequences") {
+    if let Some(stop) = entry(config, "stopSequences") {
         let stop = strings(stop);
         if !stop.is_empty() {
             rec.stop_sequences(stop);
@@ -70,18 +67,18 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     if !rec.capture_content() {
         return;
     }
-    if let Some(Value::Array(messages)) = v.get("messages") {
+    if let Some(Value::Array(messages)) = entry(v, "messages") {
         rec.input_messages(|| Value::Array(messages.iter().map(message).collect()));
-    } else if let Some(prompt) = as_text(v.get("inputText").or_else(|| v.get("prompt"))) {
+    } else if let Some(prompt) = as_text(entry(v, "inputText").or_else(|| entry(v, "prompt"))) {
         rec.input_messages(|| json!([{"role": "user", "parts": [text_part(prompt)]}]));
     }
-    if let Some(Value::Array(system)) = v.get("system") {
+    if let Some(Value::Array(system)) = entry(v, "system") {
         rec.system_instructions(|| Value::Array(system.iter().filter_map(block).collect()));
     }
-    if let Some(Value::Array(tools)) = v.pointer("/toolConfig/tools") {
+    if let Some(Value::Array(tools)) = at(v, &["toolConfig", "tools"]) {
         let definitions: Vec<Value> = tools
             .iter()
-            .filter_map(|t| as_text(t.pointer("/toolSpec/name")))
+            .filter_map(|t| as_text(at(t, &["toolSpec", "name"])))
             .map(|name| json!({"type": "function", "name": name}))
             .collect();
         if !definitions.is_empty() {
@@ -93,43 +90,42 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
 /// A Converse message (`{"role", "content": [blocks]}`) as a semconv message; a user
 /// message made of tool results is the tool's.
 pub(crate) fn message(m: &Value) -> Value {
-    let parts: Vec<Value> = m
-        .get("content")
+    let parts: Vec<Value> = entry(m, "content")
         .and_then(Value::as_array)
         .map(|blocks| blocks.iter().filter_map(block).collect())
         .unwrap_or_default();
     let tool_results = !parts.is_empty()
         && parts
             .iter()
-            .all(|p| p.get("type") == Some(&json!("tool_call_response")));
+            .all(|p| entry(p, "type") == Some(&json!("tool_call_response")));
     let role = if tool_results {
         "tool"
     } else {
-        as_text(m.get("role")).unwrap_or("user")
+        as_text(entry(m, "role")).unwrap_or("user")
     };
     json!({"role": role, "parts": parts})
 }
 
 /// One Converse content block as a semconv part.
 fn block(b: &Value) -> Option<Value> {
-    if let Some(text) = as_text(b.get("text")) {
+    if let Some(text) = as_text(entry(b, "text")) {
         return Some(text_part(text));
     }
-    if let Some(tool) = b.get("toolUse") {
+    if let Some(tool) = entry(b, "toolUse") {
         return Some(tool_call_part(
-            tool.get("toolUseId"),
-            tool.get("name"),
-            tool.get("input"),
+            entry(tool, "toolUseId"),
+            entry(tool, "name"),
+            entry(tool, "input"),
         ));
     }
-    if let Some(result) = b.get("toolResult") {
-        let response = match result.get("content") {
+    if let Some(result) = entry(b, "toolResult") {
+        let response = match entry(result, "content") {
             Some(Value::Array(items)) => {
                 let texts: Vec<&str> = items
                     .iter()
-                    .filter_map(|i| as_text(i.get("text")))
+                    .filter_map(|i| as_text(entry(i, "text")))
                     .collect();
-                match items.iter().find_map(|i| i.get("json")) {
+                match items.iter().find_map(|i| entry(i, "json")) {
                     Some(json) if texts.is_empty() => json.clone(),
                     _ => Value::String(texts.join("")),
                 }
@@ -137,12 +133,10 @@ fn block(b: &Value) -> Option<Value> {
             Some(other) => other.clone(),
             None => Value::Null,
         };
-        return Some(tool_response_part(result.get("toolUseId"), response));
+        return Some(tool_response_part(entry(result, "toolUseId"), response));
     }
-    if let Some(reasoning) = b.get("reasoningContent") {
-        let text = reasoning
-            .pointer("/reasoningText/text")
-            .or_else(|| reasoning.get("text"));
+    if let Some(reasoning) = entry(b, "reasoningContent") {
+        let text = at(reasoning, &["reasoningText", "text"]).or_else(|| entry(reasoning, "text"));
         return as_text(text).map(|t| json!({"type": "reasoning", "content": t}));
     }
     for (key, modality) in [
@@ -150,14 +144,14 @@ fn block(b: &Value) -> Option<Value> {
         ("document", "document"),
         ("video", "video"),
     ] {
-        if let Some(media) = b.get(key) {
-            let format = media.get("format").cloned().unwrap_or(Value::Null);
-            return Some(match media.pointer("/source/bytes") {
+        if let Some(media) = entry(b, key) {
+            let format = entry(media, "format").cloned().unwrap_or(Value::Null);
+            return Some(match at(media, &["source", "bytes"]) {
                 Some(bytes) => {
                     json!({"type": "blob", "modality": modality, "mime_type": format, "content": bytes})
                 }
                 None => json!({"type": "uri", "modality": modality, "mime_type": format,
-                               "uri": media.pointer("/source/s3Location/uri").cloned().unwrap_or(Value::Null)}),
+                               "uri": at(media, &["source", "s3Location", "uri"]).cloned().unwrap_or(Value::Null)}),
             });
         }
     }
@@ -186,7 +180,7 @@ pub(crate) fn cached_usage(
 
 /// Converse usage (`inputTokens`, `cacheReadInputTokens`, ...).
 fn converse_usage(u: &Value) -> Usage {
-    let get = |key: &str| as_int(u.get(key));
+    let get = |key: &str| as_int(entry(u, key));
     cached_usage(
         get("inputTokens"),
         get("outputTokens"),
@@ -198,7 +192,7 @@ fn converse_usage(u: &Value) -> Usage {
 /// Usage from `amazon-bedrock-invocationMetrics` (the last event of an `InvokeModel`
 /// stream, whatever the model family).
 fn invocation_metrics_usage(m: &Value) -> Usage {
-    let get = |key: &str| as_int(m.get(key));
+    let get = |key: &str| as_int(entry(m, key));
     cached_usage(
         get("inputTokenCount"),
         get("outputTokenCount"),
@@ -209,20 +203,20 @@ fn invocation_metrics_usage(m: &Value) -> Usage {
 
 pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
     rec.infer_provider(PROVIDER);
-    if let Some(results) = v.get("results").and_then(Value::as_array) {
+    if let Some(results) = entry(v, "results").and_then(Value::as_array) {
         return record_titan(v, results, rec);
     }
-    if let Some(generation) = v.get("generation") {
+    if let Some(generation) = entry(v, "generation") {
         return record_llama(v, generation, rec);
     }
-    let reason = as_text(v.get("stopReason"));
+    let reason = as_text(entry(v, "stopReason"));
     if let Some(reason) = reason {
         rec.finish_reason(0, reason);
     }
-    if let Some(usage) = v.get("usage") {
+    if let Some(usage) = entry(v, "usage") {
         rec.usage(converse_usage(usage));
     }
-    if let Some(message) = v.pointer("/output/message") {
+    if let Some(message) = at(v, &["output", "message"]) {
         if rec.capture_content() {
             rec.output_messages(|| {
                 let mut out = self::message(message);
@@ -238,15 +232,15 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>) {
 fn record_titan(v: &Value, results: &[Value], rec: &mut ResponseRecorder<'_>) {
     let output: i64 = results
         .iter()
-        .filter_map(|r| as_int(r.get("tokenCount")))
+        .filter_map(|r| as_int(entry(r, "tokenCount")))
         .fold(0, i64::saturating_add);
     rec.usage(Usage {
-        input_tokens: as_int(v.get("inputTextTokenCount")),
+        input_tokens: as_int(entry(v, "inputTextTokenCount")),
         output_tokens: Some(output),
         ..Usage::default()
     });
     for (i, r) in results.iter().enumerate() {
-        if let Some(reason) = as_text(r.get("completionReason")) {
+        if let Some(reason) = as_text(entry(r, "completionReason")) {
             rec.finish_reason(i, reason);
         }
     }
@@ -257,8 +251,8 @@ fn record_titan(v: &Value, results: &[Value], rec: &mut ResponseRecorder<'_>) {
                     .iter()
                     .map(|r| {
                         super::messages::text_output_message(
-                            as_text(r.get("outputText")).unwrap_or(""),
-                            as_text(r.get("completionReason")),
+                            as_text(entry(r, "outputText")).unwrap_or(""),
+                            as_text(entry(r, "completionReason")),
                         )
                     })
                     .collect(),
@@ -270,11 +264,11 @@ fn record_titan(v: &Value, results: &[Value], rec: &mut ResponseRecorder<'_>) {
 /// Llama: `{"generation", "prompt_token_count", "generation_token_count", "stop_reason"}`.
 fn record_llama(v: &Value, generation: &Value, rec: &mut ResponseRecorder<'_>) {
     rec.usage(Usage {
-        input_tokens: as_int(v.get("prompt_token_count")),
-        output_tokens: as_int(v.get("generation_token_count")),
+        input_tokens: as_int(entry(v, "prompt_token_count")),
+        output_tokens: as_int(entry(v, "generation_token_count")),
         ..Usage::default()
     });
-    let reason = as_text(v.get("stop_reason"));
+    let reason = as_text(entry(v, "stop_reason"));
     if let Some(reason) = reason {
         rec.finish_reason(0, reason);
     }
@@ -314,36 +308,36 @@ pub(super) fn record_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
         match key.as_str() {
             "contentBlockStart" => {
                 let index = block_index(event);
-                if let Some(tool) = event.pointer("/start/toolUse") {
+                if let Some(tool) = at(event, &["start", "toolUse"]) {
                     rec.tool_call_delta(
                         0,
                         index,
-                        as_text(tool.get("toolUseId")),
-                        as_text(tool.get("name")),
+                        as_text(entry(tool, "toolUseId")),
+                        as_text(entry(tool, "name")),
                         "",
                     );
                 }
             }
             "contentBlockDelta" => {
                 let index = block_index(event);
-                let delta = event.get("delta").unwrap_or(&Value::Null);
-                if let Some(text) = as_text(delta.get("text")) {
+                let delta = entry(event, "delta").unwrap_or(&Value::Null);
+                if let Some(text) = as_text(entry(delta, "text")) {
                     rec.output_text_delta(0, text);
-                } else if let Some(input) = as_text(delta.pointer("/toolUse/input")) {
+                } else if let Some(input) = as_text(at(delta, &["toolUse", "input"])) {
                     rec.tool_call_delta(0, index, None, None, input);
-                } else if let Some(reasoning) = delta.get("reasoningContent") {
-                    if let Some(text) = as_text(reasoning.get("text")) {
+                } else if let Some(reasoning) = entry(delta, "reasoningContent") {
+                    if let Some(text) = as_text(entry(reasoning, "text")) {
                         rec.reasoning_delta(0, text);
                     }
                 }
             }
             "messageStop" => {
-                if let Some(reason) = as_text(event.get("stopReason")) {
+                if let Some(reason) = as_text(entry(event, "stopReason")) {
                     rec.finish_reason(0, reason);
                 }
             }
             "metadata" => {
-                if let Some(usage) = event.get("usage") {
+                if let Some(usage) = entry(event, "usage") {
                     rec.usage(converse_usage(usage));
                 }
             }
@@ -353,7 +347,7 @@ pub(super) fn record_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
                 if let Some(text) = as_text(Some(event)) {
                     rec.output_text_delta(0, text);
                 }
-                if let Some(reason) = as_text(map.get("completionReason")) {
+                if let Some(reason) = as_text(entry(v, "completionReason")) {
                     rec.finish_reason(0, reason);
                 }
             }
@@ -362,13 +356,13 @@ pub(super) fn record_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
                 if let Some(text) = as_text(Some(event)) {
                     rec.output_text_delta(0, text);
                 }
-                if let Some(reason) = as_text(map.get("stop_reason")) {
+                if let Some(reason) = as_text(entry(v, "stop_reason")) {
                     rec.finish_reason(0, reason);
                 }
             }
             exception if exception.ends_with("Exception") => {
                 let kind = exception_type(exception);
-                let message = as_text(event.get("message")).unwrap_or("");
+                let message = as_text(entry(event, "message")).unwrap_or("");
                 rec.error(kind, message);
             }
             _ => {}
@@ -377,8 +371,7 @@ pub(super) fn record_chunk(v: &Value, rec: &mut ResponseRecorder<'_>) {
 }
 
 fn block_index(event: &Value) -> usize {
-    event
-        .get("contentBlockIndex")
+    entry(event, "contentBlockIndex")
         .and_then(Value::as_u64)
         .map_or(0, |n| n.min(1 << 16) as usize)
 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::entry;
 use super::{
     Entries, anthropic_or_bedrock, anthropic_usage, as_text, at, bedrock, cohere, google, int,
     ollama, openai_flavoured, openai_usage, record_error_body, record_openai_extras, text,
@@ -13,7 +14,7 @@ use crate::genai::{GenAiChunk, GenAiResponse, ResponseRecorder};
 /// usage).
 fn chat_chunk_has_output(choices: &[Value]) -> bool {
     choices.iter().any(|c| {
-        let Some(delta) = c.get("delta").or_else(|| c.get("text").map(|_| c)) else {
+        let Some(delta) = entry(c, "delta").or_else(|| entry(c, "text").map(|_| c)) else {
             return false;
         };
         [
@@ -25,12 +26,10 @@ fn chat_chunk_has_output(choices: &[Value]) -> bool {
         ]
         .iter()
         .any(|k| {
-            delta
-                .get(*k)
+            entry(delta, k)
                 .and_then(Value::as_str)
                 .is_some_and(|t| !t.is_empty())
-        }) || delta
-            .get("tool_calls")
+        }) || entry(delta, "tool_calls")
             .and_then(Value::as_array)
             .is_some_and(|calls| !calls.is_empty())
     })
@@ -62,13 +61,12 @@ fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
         if let Some(t) = as_text(choice_text) {
             rec.output_text_delta(index, t);
         }
-        for call in delta
-            .get("tool_calls")
+        for call in entry(delta, "tool_calls")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let tool_index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let tool_index = entry(call, "index").and_then(Value::as_u64).unwrap_or(0) as usize;
             rec.tool_call_delta(
                 index,
                 tool_index,
@@ -81,7 +79,7 @@ fn record_chat_chunk(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
         }
     }
     // Groq sends a stream's usage only in the last chunk's `x_groq`.
-    let usage = e.usage.or_else(|| e.x_groq.and_then(|x| x.get("usage")));
+    let usage = e.usage.or_else(|| e.x_groq.and_then(|x| entry(x, "usage")));
     if let Some(usage) = usage.and_then(openai_usage) {
         rec.usage(usage);
     }
@@ -94,7 +92,7 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
     rec.chunk_has_output(kind == "content_block_delta");
     match kind {
         "message_start" => {
-            if let Some(message) = v.get("message") {
+            if let Some(message) = entry(v, "message") {
                 let id = text(message, "id");
                 rec.infer_provider(anthropic_or_bedrock(id));
                 if let Some(id) = id {
@@ -103,7 +101,7 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
                 if let Some(model) = text(message, "model") {
                     rec.model(model);
                 }
-                if let Some(usage) = message.get("usage") {
+                if let Some(usage) = entry(message, "usage") {
                     let so_far = rec.usage_so_far();
                     rec.usage(anthropic_usage(usage, so_far));
                 }
@@ -113,20 +111,20 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
             if let Some(reason) = at(v, &["delta", "stop_reason"]).and_then(Value::as_str) {
                 rec.finish_reason(0, reason);
             }
-            if let Some(usage) = v.get("usage") {
+            if let Some(usage) = entry(v, "usage") {
                 let so_far = rec.usage_so_far();
                 rec.usage(anthropic_usage(usage, so_far));
             }
         }
         "content_block_start" if rec.capture_content() => {
-            let block = v.get("content_block").unwrap_or(&Value::Null);
+            let block = entry(v, "content_block").unwrap_or(&Value::Null);
             if text(block, "type") == Some("tool_use") {
                 let index = int(v, "index").unwrap_or(0) as usize;
                 rec.tool_call_delta(0, index, text(block, "id"), text(block, "name"), "");
             }
         }
         "content_block_delta" if rec.capture_content() => {
-            let delta = v.get("delta").unwrap_or(&Value::Null);
+            let delta = entry(v, "delta").unwrap_or(&Value::Null);
             match text(delta, "type") {
                 Some("text_delta") => rec.output_text_delta(0, text(delta, "text").unwrap_or("")),
                 Some("thinking_delta") => {
@@ -146,7 +144,7 @@ fn record_anthropic_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
             }
         }
         "error" => {
-            let error = v.get("error").unwrap_or(&Value::Null);
+            let error = entry(v, "error").unwrap_or(&Value::Null);
             record_error_body(error, rec);
         }
         _ => {}
@@ -157,7 +155,7 @@ fn record_responses_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
     rec.chunk_has_output(kind.ends_with(".delta"));
     match kind {
         "response.created" | "response.in_progress" => {
-            if let Some(response) = v.get("response") {
+            if let Some(response) = entry(v, "response") {
                 if let Some(id) = text(response, "id") {
                     rec.id(id);
                 }
@@ -167,7 +165,7 @@ fn record_responses_event(kind: &str, v: &Value, rec: &mut ResponseRecorder<'_>)
             }
         }
         "response.completed" | "response.incomplete" | "response.failed" => {
-            if let Some(response) = v.get("response") {
+            if let Some(response) = entry(v, "response") {
                 response.record_response(rec);
             }
         }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::messages::{finish_reason_or_error, text_part, tool_call_part, tool_response_part};
 use super::{as_int, as_num, as_text, strings};
+use super::{at, entry};
 use crate::genai::{RequestRecorder, ResponseRecorder, Usage};
 
 /// `gen_ai.provider.name` when the payload alone cannot tell the Gemini API from Vertex AI.
@@ -15,13 +16,13 @@ pub(super) const PROVIDER: &str = "gcp.gen_ai";
 
 /// `v[camel]`, else `v[snake]`.
 fn get<'a>(v: &'a Value, camel: &str, snake: &str) -> Option<&'a Value> {
-    v.get(camel).or_else(|| v.get(snake))
+    entry(v, camel).or_else(|| entry(v, snake))
 }
 
 pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     rec.infer_provider(PROVIDER);
     if let Some(config) = get(v, "generationConfig", "generation_config") {
-        if let Some(t) = as_num(config.get("temperature")) {
+        if let Some(t) = as_num(entry(config, "temperature")) {
             rec.temperature(t);
         }
         if let Some(n) = as_int(get(config, "maxOutputTokens", "max_output_tokens")) {
@@ -45,7 +46,7 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
                 rec.stop_sequences(stop);
             }
         }
-        if let Some(seed) = as_int(config.get("seed")) {
+        if let Some(seed) = as_int(entry(config, "seed")) {
             rec.seed(seed);
         }
         if let Some(n) = as_int(get(config, "candidateCount", "candidate_count")) {
@@ -63,22 +64,22 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     if !rec.capture_content() {
         return;
     }
-    if let Some(Value::Array(contents)) = v.get("contents") {
+    if let Some(Value::Array(contents)) = entry(v, "contents") {
         rec.input_messages(|| Value::Array(contents.iter().map(content_message).collect()));
     }
     if let Some(system) = get(v, "systemInstruction", "system_instruction") {
         rec.system_instructions(|| match system {
             Value::String(s) => json!([text_part(s)]),
-            content => Value::Array(parts(content.get("parts"))),
+            content => Value::Array(parts(entry(content, "parts"))),
         });
     }
-    if let Some(Value::Array(tools)) = v.get("tools") {
+    if let Some(Value::Array(tools)) = entry(v, "tools") {
         let definitions: Vec<Value> = tools
             .iter()
             .filter_map(|t| get(t, "functionDeclarations", "function_declarations"))
             .filter_map(Value::as_array)
             .flatten()
-            .filter_map(|f| as_text(f.get("name")))
+            .filter_map(|f| as_text(entry(f, "name")))
             .map(|name| json!({"type": "function", "name": name}))
             .collect();
         if !definitions.is_empty() {
@@ -90,14 +91,14 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
 /// A `Content` (`{"role", "parts"}`) as a semconv message: `model` is the assistant, and a
 /// content made of function responses is the tool's.
 fn content_message(content: &Value) -> Value {
-    let parts = parts(content.get("parts"));
-    let role = match as_text(content.get("role")) {
+    let parts = parts(entry(content, "parts"));
+    let role = match as_text(entry(content, "role")) {
         Some("model") => "assistant",
         Some("function" | "tool") => "tool",
         _ if !parts.is_empty()
             && parts
                 .iter()
-                .all(|p| p.get("type") == Some(&json!("tool_call_response"))) =>
+                .all(|p| entry(p, "type") == Some(&json!("tool_call_response"))) =>
         {
             "tool"
         }
@@ -116,26 +117,28 @@ fn parts(parts: Option<&Value>) -> Vec<Value> {
 
 /// One `Part` as a semconv message part.
 fn part(p: &Value) -> Option<Value> {
-    if let Some(text) = as_text(p.get("text")) {
-        return Some(if p.get("thought").and_then(Value::as_bool) == Some(true) {
-            json!({"type": "reasoning", "content": text})
-        } else {
-            text_part(text)
-        });
+    if let Some(text) = as_text(entry(p, "text")) {
+        return Some(
+            if entry(p, "thought").and_then(Value::as_bool) == Some(true) {
+                json!({"type": "reasoning", "content": text})
+            } else {
+                text_part(text)
+            },
+        );
     }
     if let Some(call) = get(p, "functionCall", "function_call") {
         return Some(tool_call_part(
-            call.get("id"),
-            call.get("name"),
-            call.get("args"),
+            entry(call, "id"),
+            entry(call, "name"),
+            entry(call, "args"),
         ));
     }
     if let Some(response) = get(p, "functionResponse", "function_response") {
-        let mut value = response.get("response").cloned().unwrap_or(Value::Null);
-        if let (Value::Object(map), Some(name)) = (&mut value, response.get("name")) {
+        let mut value = entry(response, "response").cloned().unwrap_or(Value::Null);
+        if let (Value::Object(map), Some(name)) = (&mut value, entry(response, "name")) {
             map.entry("name").or_insert_with(|| name.clone());
         }
-        return Some(tool_response_part(response.get("id"), value));
+        return Some(tool_response_part(entry(response, "id"), value));
     }
     if let Some(data) = get(p, "inlineData", "inline_data") {
         let mime = get(data, "mimeType", "mime_type");
@@ -143,7 +146,7 @@ fn part(p: &Value) -> Option<Value> {
             "type": "blob",
             "modality": modality(as_text(mime)),
             "mime_type": mime.cloned().unwrap_or(Value::Null),
-            "content": data.get("data").cloned().unwrap_or(Value::Null),
+            "content": entry(data, "data").cloned().unwrap_or(Value::Null),
         }));
     }
     if let Some(file) = get(p, "fileData", "file_data") {
@@ -158,15 +161,15 @@ fn part(p: &Value) -> Option<Value> {
     if let Some(code) = get(p, "executableCode", "executable_code") {
         return Some(json!({
             "type": "executable_code",
-            "language": code.get("language").cloned().unwrap_or(Value::Null),
-            "code": code.get("code").cloned().unwrap_or(Value::Null),
+            "language": entry(code, "language").cloned().unwrap_or(Value::Null),
+            "code": entry(code, "code").cloned().unwrap_or(Value::Null),
         }));
     }
     if let Some(result) = get(p, "codeExecutionResult", "code_execution_result") {
         return Some(json!({
             "type": "code_execution_result",
-            "outcome": result.get("outcome").cloned().unwrap_or(Value::Null),
-            "output": result.get("output").cloned().unwrap_or(Value::Null),
+            "outcome": entry(result, "outcome").cloned().unwrap_or(Value::Null),
+            "output": entry(result, "output").cloned().unwrap_or(Value::Null),
         }));
     }
     None
@@ -223,20 +226,18 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
     if let Some(meta) = get(v, "usageMetadata", "usage_metadata") {
         rec.usage(usage(meta));
     }
-    let candidates = v
-        .get("candidates")
+    let candidates = entry(v, "candidates")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     if stream {
         rec.chunk_has_output(candidates.iter().any(|c| {
-            c.pointer("/content/parts")
+            at(c, &["content", "parts"])
                 .and_then(Value::as_array)
                 .is_some_and(|ps| !ps.is_empty())
         }));
     }
     for (position, candidate) in candidates.iter().enumerate() {
-        let index = candidate
-            .get("index")
+        let index = entry(candidate, "index")
             .and_then(Value::as_u64)
             .map_or(position, |n| n as usize);
         if let Some(reason) = finish_reason(candidate) {
@@ -256,7 +257,9 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
                         message.insert("role".into(), "assistant".into());
                         message.insert(
                             "parts".into(),
-                            Value::Array(parts(c.get("content").and_then(|c| c.get("parts")))),
+                            Value::Array(parts(
+                                entry(c, "content").and_then(|c| entry(c, "parts")),
+                            )),
                         );
                         let reason = finish_reason(c);
                         message.insert("finish_reason".into(), finish_reason_or_error(reason));
@@ -295,22 +298,24 @@ fn finish_reason(candidate: &Value) -> Option<&str> {
 
 /// A stream chunk's text, thoughts and function calls, added to the streamed output.
 fn record_deltas(index: usize, candidate: &Value, rec: &mut ResponseRecorder<'_>) {
-    let Some(Value::Array(ps)) = candidate.get("content").and_then(|c| c.get("parts")) else {
+    let Some(Value::Array(ps)) = entry(candidate, "content").and_then(|c| entry(c, "parts")) else {
         return;
     };
     for p in ps {
-        if let Some(text) = as_text(p.get("text")) {
-            if p.get("thought").and_then(Value::as_bool) == Some(true) {
+        if let Some(text) = as_text(entry(p, "text")) {
+            if entry(p, "thought").and_then(Value::as_bool) == Some(true) {
                 rec.reasoning_delta(index, text);
             } else {
                 rec.output_text_delta(index, text);
             }
         } else if let Some(call) = get(p, "functionCall", "function_call") {
-            let args = call.get("args").map(Value::to_string).unwrap_or_default();
+            let args = entry(call, "args")
+                .map(Value::to_string)
+                .unwrap_or_default();
             rec.streamed_tool_call(
                 index,
-                as_text(call.get("id")),
-                as_text(call.get("name")),
+                as_text(entry(call, "id")),
+                as_text(entry(call, "name")),
                 &args,
             );
         }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::at;
+use super::{at, entry};
 
 pub(crate) use crate::span::streamed::finish_reason_or_error;
 
@@ -56,68 +56,68 @@ fn block_part(block: &Value) -> Option<Value> {
     if let Some(text) = block.as_str() {
         return Some(text_part(text));
     }
-    let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+    let kind = entry(block, "type").and_then(Value::as_str).unwrap_or("");
     match kind {
         "text" | "input_text" | "output_text" => {
-            block.get("text").and_then(Value::as_str).map(text_part)
+            entry(block, "text").and_then(Value::as_str).map(text_part)
         }
-        "refusal" => block.get("refusal").and_then(Value::as_str).map(text_part),
+        "refusal" => entry(block, "refusal")
+            .and_then(Value::as_str)
+            .map(text_part),
         "image_url" => {
             let url = at(block, &["image_url", "url"]).and_then(Value::as_str)?;
             Some(uri_or_blob(url, "image"))
         }
         "input_image" => {
-            let url = block.get("image_url").and_then(Value::as_str)?;
+            let url = entry(block, "image_url").and_then(Value::as_str)?;
             Some(uri_or_blob(url, "image"))
         }
         "image" | "document" => {
-            let source = block.get("source")?;
+            let source = entry(block, "source")?;
             let modality = if kind == "image" { "image" } else { "document" };
-            match source.get("type").and_then(Value::as_str) {
+            match entry(source, "type").and_then(Value::as_str) {
                 Some("base64") => Some(json!({
                     "type": "blob",
                     "modality": modality,
-                    "mime_type": source.get("media_type").cloned().unwrap_or(Value::Null),
-                    "content": source.get("data").cloned().unwrap_or(Value::Null),
+                    "mime_type": entry(source, "media_type").cloned().unwrap_or(Value::Null),
+                    "content": entry(source, "data").cloned().unwrap_or(Value::Null),
                 })),
-                Some("url") => source
-                    .get("url")
+                Some("url") => entry(source, "url")
                     .and_then(Value::as_str)
                     .map(|u| uri_or_blob(u, modality)),
                 _ => None,
             }
         }
         "tool_use" => Some(tool_call_part(
-            block.get("id"),
-            block.get("name"),
-            block.get("input"),
+            entry(block, "id"),
+            entry(block, "name"),
+            entry(block, "input"),
         )),
         "tool_result" => {
-            let response = match block.get("content") {
+            let response = match entry(block, "content") {
                 Some(Value::Array(items)) => {
                     let texts: Vec<&str> = items
                         .iter()
-                        .filter_map(|i| i.get("text").and_then(Value::as_str))
+                        .filter_map(|i| entry(i, "text").and_then(Value::as_str))
                         .collect();
                     Value::String(texts.join(""))
                 }
                 Some(other) => other.clone(),
                 None => Value::Null,
             };
-            Some(tool_response_part(block.get("tool_use_id"), response))
+            Some(tool_response_part(entry(block, "tool_use_id"), response))
         }
-        "thinking" => block
-            .get("thinking")
+        "thinking" => entry(block, "thinking")
             .and_then(Value::as_str)
             .map(|t| json!({"type": "reasoning", "content": t})),
         "function_call" => Some(tool_call_part(
-            block.get("call_id").or_else(|| block.get("id")),
-            block.get("name"),
-            block.get("arguments"),
+            entry(block, "call_id").or_else(|| entry(block, "id")),
+            entry(block, "name"),
+            entry(block, "arguments"),
         )),
         "function_call_output" => Some(tool_response_part(
-            block.get("call_id"),
-            block.get("output").cloned().unwrap_or(Value::Null),
+            entry(block, "call_id"),
+            entry(block, "output").cloned().unwrap_or(Value::Null),
         )),
         "" => None,
         other => Some(json!({"type": other})),
@@ -145,37 +145,36 @@ fn content_parts(content: Option<&Value>) -> Vec<Value> {
 
 /// One chat message (OpenAI or Anthropic) as a semconv chat message.
 fn chat_message(message: &Value) -> Value {
-    let role = message
-        .get("role")
+    let role = entry(message, "role")
         .and_then(Value::as_str)
         .unwrap_or("user");
     let mut parts = Vec::new();
     if role == "tool" || role == "function" {
-        let response = message.get("content").cloned().unwrap_or(Value::Null);
-        parts.push(tool_response_part(message.get("tool_call_id"), response));
+        let response = entry(message, "content").cloned().unwrap_or(Value::Null);
+        parts.push(tool_response_part(entry(message, "tool_call_id"), response));
     } else {
-        parts.extend(content_parts(message.get("content")));
+        parts.extend(content_parts(entry(message, "content")));
     }
-    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+    if let Some(Value::Array(calls)) = entry(message, "tool_calls") {
         for call in calls {
             parts.push(tool_call_part(
-                call.get("id"),
+                entry(call, "id"),
                 at(call, &["function", "name"]),
                 at(call, &["function", "arguments"]),
             ));
         }
     }
-    if let Some(call) = message.get("function_call").filter(|v| v.is_object()) {
+    if let Some(call) = entry(message, "function_call").filter(|v| v.is_object()) {
         parts.push(tool_call_part(
             None,
-            call.get("name"),
-            call.get("arguments"),
+            entry(call, "name"),
+            entry(call, "arguments"),
         ));
     }
     let mut out = Map::new();
     out.insert("role".into(), role.into());
     out.insert("parts".into(), Value::Array(parts));
-    if let Some(name) = message.get("name").filter(|v| v.is_string()) {
+    if let Some(name) = entry(message, "name").filter(|v| v.is_string()) {
         out.insert("name".into(), name.clone());
     }
     Value::Object(out)
@@ -195,14 +194,14 @@ pub(crate) fn responses_input(input: &Value) -> Value {
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .filter_map(|item| match item.get("type").and_then(Value::as_str) {
+                .filter_map(|item| match entry(item, "type").and_then(Value::as_str) {
                     Some("function_call") => {
                         Some(json!({"role": "assistant", "parts": [block_part(item)]}))
                     }
                     Some("function_call_output") => {
                         Some(json!({"role": "tool", "parts": [block_part(item)]}))
                     }
-                    Some("message") | None if item.get("role").is_some() => {
+                    Some("message") | None if entry(item, "role").is_some() => {
                         let message = chat_message(item);
                         let empty = message["parts"].as_array().is_none_or(Vec::is_empty);
                         (!empty).then_some(message)
@@ -243,10 +242,9 @@ pub(crate) fn tool_definitions(tools: &[Value]) -> Value {
             .iter()
             .filter_map(|tool| {
                 let name = at(tool, &["function", "name"])
-                    .or_else(|| tool.get("name"))
+                    .or_else(|| entry(tool, "name"))
                     .and_then(Value::as_str)?;
-                let kind = tool
-                    .get("type")
+                let kind = entry(tool, "type")
                     .and_then(Value::as_str)
                     .unwrap_or("function");
                 let kind = if kind == "custom" { "function" } else { kind };
@@ -262,8 +260,7 @@ pub(crate) fn output_message(message: &Value, finish_reason: Option<&str>) -> Va
     if let Value::Object(map) = &mut out {
         map.insert(
             "role".into(),
-            message
-                .get("role")
+            entry(message, "role")
                 .cloned()
                 .unwrap_or_else(|| "assistant".into()),
         );
@@ -304,10 +301,10 @@ pub(crate) fn responses_output(output: &[Value]) -> Value {
     let mut reason: Option<&str> = None;
     let mut tool_calls = false;
     for item in output {
-        match item.get("type").and_then(Value::as_str) {
+        match entry(item, "type").and_then(Value::as_str) {
             Some("message") => {
-                parts.extend(content_parts(item.get("content")));
-                let status = item.get("status").and_then(Value::as_str);
+                parts.extend(content_parts(entry(item, "content")));
+                let status = entry(item, "status").and_then(Value::as_str);
                 reason = reason.or(responses_status_reason(status));
             }
             Some("function_call" | "custom_tool_call") => {
@@ -315,11 +312,11 @@ pub(crate) fn responses_output(output: &[Value]) -> Value {
                 parts.extend(block_part(item));
             }
             Some("reasoning") => parts.extend(
-                item.get("summary")
+                entry(item, "summary")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter_map(|s| s.get("text").and_then(Value::as_str))
+                    .filter_map(|s| entry(s, "text").and_then(Value::as_str))
                     .map(|t| json!({"type": "reasoning", "content": t})),
             ),
             _ => {}

@@ -18,7 +18,7 @@ use crate::span::Operation;
 pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, key| match v {
         Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => v.get(*key),
+        _ => entry(v, key),
     })
 }
 
@@ -26,10 +26,11 @@ pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// instead, so that a huge object costs a few searches, not a pass over all of it.
 pub(crate) const ONE_PASS_MOST: usize = 64;
 
-/// Binds each `name` to the value of `key` in object `v` (`Option<&Value>`), found in one
-/// pass over its entries: each entry's key is matched once against all the keys (a `match`,
-/// which compares lengths before bytes), so the cost is one pass whatever the number of
-/// keys asked about; a lookup per key would search the map once per key, present or not.
+/// [`entry`] for several keys of one object: binds each `name` to the value of `key` in
+/// object `v` (`Option<&Value>`), found in one pass over its entries. Each entry's key is
+/// matched once against all the keys (a `match`, which compares lengths before bytes), so
+/// the cost is one pass whatever the number of keys asked about; a lookup per key would
+/// search the map once per key, present or not.
 ///
 /// `fields!(v => target { field = "key", ... })` sets `target.field` instead.
 macro_rules! fields {
@@ -96,9 +97,11 @@ fn as_text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
 }
 
-/// `v.get(key)` for the small objects of a payload: a scan comparing lengths before bytes is
-/// cheaper there than the map's ordered search, which compares bytes at every step.
-fn entry<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+/// The value of `key` in object `v`: every lookup in a payload goes through it, or through
+/// [`at`] for a path and [`fields!`] for several keys of one object. For the small objects
+/// of a payload a scan comparing lengths before bytes is cheaper than the map's ordered
+/// search, which compares bytes at every step; larger objects use the search.
+pub(crate) fn entry<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     match v {
         Value::Object(map) if map.len() <= 16 => map
             .iter()
@@ -245,9 +248,9 @@ impl GenAiRequest for Value {
             rec.choice_count(n);
         }
         let format = response_format
-            .and_then(|f| f.get("type"))
+            .and_then(|f| entry(f, "type"))
             .or_else(|| at(text_options?, &["format", "type"]))
-            .or_else(|| output_format?.get("type"))
+            .or_else(|| entry(output_format?, "type"))
             .or_else(|| at(output_config?, &["format", "type"]))
             .and_then(Value::as_str);
         if let Some(format) = format {

@@ -6,44 +6,45 @@ use serde_json::{Value, json};
 
 use super::messages::{self, text_part};
 use super::{as_int, as_num, as_text, strings};
+use super::{at, entry};
 use crate::genai::{RequestRecorder, ResponseRecorder, Usage};
 
 pub(super) const PROVIDER: &str = "ollama";
 
 pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     rec.infer_provider(PROVIDER);
-    let options = v.get("options").unwrap_or(&Value::Null);
-    if let Some(t) = as_num(options.get("temperature")) {
+    let options = entry(v, "options").unwrap_or(&Value::Null);
+    if let Some(t) = as_num(entry(options, "temperature")) {
         rec.temperature(t);
     }
-    if let Some(n) = as_int(options.get("num_predict")) {
+    if let Some(n) = as_int(entry(options, "num_predict")) {
         rec.max_tokens(n);
     }
-    if let Some(p) = as_num(options.get("top_p")) {
+    if let Some(p) = as_num(entry(options, "top_p")) {
         rec.top_p(p);
     }
-    if let Some(k) = as_num(options.get("top_k")) {
+    if let Some(k) = as_num(entry(options, "top_k")) {
         rec.top_k(k);
     }
-    if let Some(p) = as_num(options.get("frequency_penalty")) {
+    if let Some(p) = as_num(entry(options, "frequency_penalty")) {
         rec.frequency_penalty(p);
     }
-    if let Some(p) = as_num(options.get("presence_penalty")) {
+    if let Some(p) = as_num(entry(options, "presence_penalty")) {
         rec.presence_penalty(p);
     }
-    if let Some(seed) = as_int(options.get("seed")) {
+    if let Some(seed) = as_int(entry(options, "seed")) {
         rec.seed(seed);
     }
-    if let Some(stop) = options.get("stop") {
+    if let Some(stop) = entry(options, "stop") {
         let stop = strings(stop);
         if !stop.is_empty() {
             rec.stop_sequences(stop);
         }
     }
-    if v.get("stream").and_then(Value::as_bool) == Some(true) {
+    if entry(v, "stream").and_then(Value::as_bool) == Some(true) {
         rec.stream(true);
     }
-    match v.get("format") {
+    match entry(v, "format") {
         Some(Value::String(f)) if f == "json" => rec.output_type("json"),
         Some(Value::Object(_)) => rec.output_type("json"),
         _ => {}
@@ -51,15 +52,15 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
     if !rec.capture_content() {
         return;
     }
-    if let Some(Value::Array(msgs)) = v.get("messages") {
+    if let Some(Value::Array(msgs)) = entry(v, "messages") {
         rec.input_messages(|| messages::input_messages(msgs));
-    } else if let Some(prompt) = as_text(v.get("prompt")) {
+    } else if let Some(prompt) = as_text(entry(v, "prompt")) {
         rec.input_messages(|| json!([{"role": "user", "parts": [text_part(prompt)]}]));
     }
-    if let Some(system) = as_text(v.get("system")).filter(|s| !s.is_empty()) {
+    if let Some(system) = as_text(entry(v, "system")).filter(|s| !s.is_empty()) {
         rec.system_instructions(|| json!([text_part(system)]));
     }
-    if let Some(Value::Array(tools)) = v.get("tools") {
+    if let Some(Value::Array(tools)) = entry(v, "tools") {
         if !tools.is_empty() {
             rec.tool_definitions(|| messages::tool_definitions(tools));
         }
@@ -69,34 +70,34 @@ pub(super) fn record_request(v: &Value, rec: &mut RequestRecorder<'_>) {
 /// A response (`stream` false) or one NDJSON chunk (`stream` true).
 pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream: bool) {
     rec.infer_provider(PROVIDER);
-    if let Some(model) = as_text(v.get("model")).filter(|m| !m.is_empty()) {
+    if let Some(model) = as_text(entry(v, "model")).filter(|m| !m.is_empty()) {
         rec.model(model);
     }
-    let reason = as_text(v.get("done_reason"));
+    let reason = as_text(entry(v, "done_reason"));
     if let Some(reason) = reason {
         rec.finish_reason(0, reason);
     }
     let usage = Usage {
-        input_tokens: as_int(v.get("prompt_eval_count")),
-        output_tokens: as_int(v.get("eval_count")),
+        input_tokens: as_int(entry(v, "prompt_eval_count")),
+        output_tokens: as_int(entry(v, "eval_count")),
         ..Usage::default()
     };
     if !usage.is_empty() {
         rec.usage(usage);
     }
-    let message = v.get("message");
+    let message = entry(v, "message");
     let text = as_text(
         message
-            .and_then(|m| m.get("content"))
-            .or_else(|| v.get("response")),
+            .and_then(|m| entry(m, "content"))
+            .or_else(|| entry(v, "response")),
     );
     let thinking = as_text(
         message
-            .and_then(|m| m.get("thinking"))
-            .or_else(|| v.get("thinking")),
+            .and_then(|m| entry(m, "thinking"))
+            .or_else(|| entry(v, "thinking")),
     );
     let calls = message
-        .and_then(|m| m.get("tool_calls"))
+        .and_then(|m| entry(m, "tool_calls"))
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     if stream {
@@ -109,14 +110,13 @@ pub(super) fn record_response(v: &Value, rec: &mut ResponseRecorder<'_>, stream:
             rec.output_text_delta(0, text);
         }
         for call in calls {
-            let args = call
-                .pointer("/function/arguments")
+            let args = at(call, &["function", "arguments"])
                 .map(Value::to_string)
                 .unwrap_or_default();
             rec.streamed_tool_call(
                 0,
-                as_text(call.get("id")),
-                as_text(call.pointer("/function/name")),
+                as_text(entry(call, "id")),
+                as_text(at(call, &["function", "name"])),
                 &args,
             );
         }

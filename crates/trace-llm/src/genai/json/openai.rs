@@ -78,7 +78,7 @@ pub(super) fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder
             Value::Array(
                 choices
                     .iter()
-                    .map(|c| match c.get("message") {
+                    .map(|c| match entry(c, "message") {
                         Some(message) => {
                             messages::output_message(message, text(c, "finish_reason"))
                         }
@@ -94,7 +94,7 @@ pub(super) fn record_chat_completion(e: &Entries<'_>, rec: &mut ResponseRecorder
 }
 
 pub(super) fn record_embeddings(e: &Entries<'_>, rec: &mut ResponseRecorder<'_>) {
-    if let Some(input) = as_int(e.usage.and_then(|u| u.get("prompt_tokens"))) {
+    if let Some(input) = as_int(e.usage.and_then(|u| entry(u, "prompt_tokens"))) {
         rec.usage(Usage::input(input));
     }
     let first = e.data.and_then(|data| at(data, &["0", "embedding"]));
@@ -128,7 +128,7 @@ pub(super) fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecor
         .filter_map(|item| messages::responses_status_reason(text(item, "status")))
         .collect();
     if reasons.is_empty() {
-        if let Some(reason) = as_text(e.incomplete_details.and_then(|d| d.get("reason"))) {
+        if let Some(reason) = as_text(e.incomplete_details.and_then(|d| entry(d, "reason"))) {
             reasons.push(reason);
         }
     }
@@ -143,8 +143,8 @@ pub(super) fn record_responses_response(e: &Entries<'_>, rec: &mut ResponseRecor
     }
     if as_text(e.status) == Some("failed") {
         // Classified as an HTTP error body's code is (`rate_limit_exceeded` → `rate_limit`).
-        let code = as_text(e.error.and_then(|err| err.get("code")));
-        let message = as_text(e.error.and_then(|err| err.get("message"))).unwrap_or("");
+        let code = as_text(e.error.and_then(|err| entry(err, "code")));
+        let message = as_text(e.error.and_then(|err| entry(err, "message"))).unwrap_or("");
         let error_type = match code {
             Some(code) => crate::genai::errors::classify(None, Some(code), Some(code)),
             None => std::borrow::Cow::Borrowed(sc::error_type::OTHER),
