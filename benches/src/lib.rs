@@ -167,16 +167,22 @@ pub fn sdk_chat(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
     response
 }
 
+/// Ends the SDK span `cx` carries with the response's attributes.
+fn end_sdk_span(cx: &Context, response: &ChatResponse) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let span = cx.span();
+    span.set_attributes(response_attributes(response));
+    span.set_attribute(cost_attribute(response));
+    span.set_status(Status::Ok);
+    span.end();
+}
+
 /// The same, async: the span is current while the future runs.
 pub async fn sdk_chat_async(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
     use opentelemetry::trace::{FutureExt as _, TraceContextExt as _};
     let cx = Context::current_with_span(sdk_start(tracer, req, false));
     let response = async { respond(req) }.with_context(cx.clone()).await;
-    let span = cx.span();
-    span.set_attributes(response_attributes(&response));
-    span.set_attribute(cost_attribute(&response));
-    span.set_status(Status::Ok);
-    span.end();
+    end_sdk_span(&cx, &response);
     response
 }
 
@@ -190,11 +196,7 @@ pub fn sdk_chat_current(tracer: &SdkTracer, req: &ChatRequest) -> ChatResponse {
         let _current = cx.clone().attach();
         respond(req)
     };
-    let span = cx.span();
-    span.set_attributes(response_attributes(&response));
-    span.set_attribute(cost_attribute(&response));
-    span.set_status(Status::Ok);
-    span.end();
+    end_sdk_span(&cx, &response);
     response
 }
 

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 use serde_json::Value;
@@ -44,17 +44,9 @@ fn inject_traceparent<'a>(
     extensions: &'a mut http::Extensions,
     next: Next<'a>,
 ) -> Pin<Box<dyn Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'a>> {
-    struct Headers<'h>(&'h mut reqwest::header::HeaderMap);
-    impl Injector for Headers<'_> {
-        fn set(&mut self, key: &str, value: String) {
-            let name = reqwest::header::HeaderName::from_bytes(key.as_bytes()).expect("name");
-            let value = reqwest::header::HeaderValue::from_str(&value).expect("value");
-            self.0.insert(name, value);
-        }
-    }
     TraceContextPropagator::new().inject_context(
         &opentelemetry::Context::current(),
-        &mut Headers(req.headers_mut()),
+        &mut trace_llm::propagation::HeaderInjector(req.headers_mut()),
     );
     Box::pin(next.run(req, extensions))
 }
