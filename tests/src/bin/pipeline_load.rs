@@ -2,7 +2,10 @@
 //!
 //! 1. throughput: chat spans (a recorded OpenAI response, extracted from JSON) as fast as the
 //!    pipeline takes them, counted at the collector; spans per second, drops, and CPU time of
-//!    this process per delivered span;
+//!    this process per delivered span; then the ratio to the stock SDK pipeline
+//!    (`BatchSpanProcessor` + `opentelemetry-otlp` over HTTP/protobuf) sending the same spans
+//!    (same name, kind and attributes) to the same collector as fast as it can, drops counted
+//!    for both;
 //! 2. latency of a traced call, p50 / p99 / p99.9, with the collector up and with it down;
 //! 3. peak memory while the collector is down and spans keep coming, against the queue bound.
 //!
@@ -11,7 +14,8 @@
 //! ```
 //!
 //! `SPANS=n` sets the spans per throughput run (default 1,000,000); `PHASES=throughput` (or
-//! `memory`, `latency`, comma-separated) runs only those phases, e.g. under `perf record -a`.
+//! `memory`, `sdk`, `latency`, comma-separated) runs only those phases, e.g. under
+//! `perf record -a`.
 //!
 //! Needs the rotel collector (see tests/README or `.ci/run`). Prints a markdown report.
 
@@ -98,6 +102,149 @@ fn throughput(req: &Value, response: &Value, protocol: Protocol, spans: u64) -> 
         cpu.as_secs_f64() * 1e6 / spans as f64,
         collector_cpu.as_secs_f64() * 1e6 / spans as f64,
     )
+}
+
+/// What the collector counted once its count stopped moving for two seconds (or after five
+/// minutes): spans a pipeline dropped never come, so "all arrived" cannot be the condition.
+fn settled_count(rotel: &Rotel) -> u64 {
+    let mut last = rotel.received();
+    let mut still_since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    wait_until(Duration::from_secs(300), || {
+        let now = rotel.received();
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        }
+        still_since.elapsed() >= Duration::from_secs(2) || Instant::now() >= deadline
+    });
+    last
+}
+
+/// The name, kind and attributes of the span `chat` exports, for the SDK baseline to send.
+fn chat_span(req: &Value, response: &Value) -> opentelemetry_sdk::trace::SpanData {
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let guard = TracingConfig::default()
+        .with_span_exporter(exporter.clone())
+        .metrics(false)
+        .init()
+        .expect("init");
+    chat(req, response);
+    let _ = guard.force_flush();
+    let span = exporter
+        .get_finished_spans()
+        .expect("spans")
+        .pop()
+        .expect("the chat span");
+    let _ = guard.shutdown();
+    span
+}
+
+/// One pipeline sending `spans` chat spans over HTTP/protobuf as fast as it takes them (no
+/// back-pressure: what it cannot take, it drops); `(delivered, seconds until the last
+/// arrived, dropped, CPU µs per delivered span)`.
+fn flat_out(
+    rotel: &Rotel,
+    spans: u64,
+    send: impl Fn(),
+    flush: impl FnOnce(),
+) -> (u64, f64, u64, f64) {
+    let before = rotel.received();
+    let cpu = cpu_time();
+    let start = Instant::now();
+    for _ in 0..spans {
+        send();
+    }
+    flush();
+    let delivered = settled_count(rotel) - before;
+    // The settling wait is not delivery time.
+    let elapsed = start.elapsed().saturating_sub(Duration::from_secs(2));
+    let cpu = cpu_time().saturating_sub(cpu);
+    (
+        delivered,
+        elapsed.as_secs_f64(),
+        spans.saturating_sub(delivered),
+        cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+    )
+}
+
+/// trace-llm against the stock SDK pipeline, one after the other against one collector.
+fn against_sdk(req: &Value, response: &Value, spans: u64) {
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_otlp::WithExportConfig as _;
+    use opentelemetry_otlp::WithHttpConfig as _;
+    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+
+    let template = chat_span(req, response);
+    let rotel = Rotel::start_counting();
+    let guard = init(rotel.http_endpoint(), Protocol::HttpProtobuf);
+    let ours = flat_out(
+        &rotel,
+        spans,
+        || {
+            chat(req, response);
+        },
+        || {
+            let _ = guard.force_flush();
+        },
+    );
+    let _ = guard.shutdown();
+
+    // The stock pipeline: its processor exports from a plain thread, so the HTTP client is
+    // the blocking one (the async clients need a runtime that thread does not have).
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(reqwest::blocking::Client::new())
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(format!("{}/v1/traces", rotel.http_endpoint()))
+        .with_timeout(Duration::from_secs(2))
+        .build()
+        .expect("OTLP exporter");
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(DEFAULT_QUEUE_SIZE)
+                .build(),
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("pipeline-load");
+    let sdk = flat_out(
+        &rotel,
+        spans,
+        || {
+            let mut span = tracer
+                .span_builder(template.name.clone())
+                .with_kind(template.span_kind.clone())
+                .with_attributes(template.attributes.clone())
+                .start(&tracer);
+            span.end();
+        },
+        || {
+            let _ = provider.force_flush();
+        },
+    );
+    let _ = provider.shutdown();
+
+    println!(
+        "### Against the stock SDK pipeline (HTTP/protobuf, same collector, no back-pressure)\n"
+    );
+    println!(
+        "| pipeline | spans sent | delivered | delivered/s | dropped | CPU per delivered span |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, (delivered, seconds, dropped, cpu)) in [("trace-llm", ours), ("SDK", sdk)] {
+        println!(
+            "| {name} | {spans} | {delivered} | {:.0} | {dropped} | {cpu:.2} µs |",
+            delivered as f64 / seconds
+        );
+    }
+    println!(
+        "\ndelivered/s ratio, trace-llm ÷ SDK: {:.2}\n",
+        (ours.0 as f64 / ours.1) / (sdk.0 as f64 / sdk.1).max(1.0)
+    );
 }
 
 /// Per-call latency percentiles (µs) over `calls` calls.
@@ -190,6 +337,10 @@ fn main() {
         for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
             println!("{}", throughput(&req, &response, protocol, spans));
         }
+        println!();
+    }
+    if run("sdk") {
+        against_sdk(&req, &response, spans);
     }
     if run("latency") {
         latency(&req, &response, &dead);
