@@ -272,3 +272,32 @@ fn nothing_before_init_and_errors_count_for_the_outcome_rules() {
     let names: Vec<String> = h.spans().iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["failing"]);
 }
+
+/// A field value whose `Debug` panics.
+struct Explodes;
+
+impl std::fmt::Debug for Explodes {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("field Debug panicked");
+    }
+}
+
+#[test]
+fn a_panicking_field_stays_in_the_layer() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        let span = tracing::info_span!("hostile", before = 1_i64, bad = ?Explodes);
+        span.record("before", 2_i64);
+        span.in_scope(|| tracing::info!(bad = ?Explodes, "event with a bad field"));
+    });
+    h.guard().force_flush().expect("flush");
+    let span = h.span("hostile");
+    assert_eq!(attr_i64(&span, "before"), Some(2));
+    assert!(attr(&span, "bad").is_none());
+    assert_eq!(
+        span.events.len(),
+        1,
+        "the event is kept without the bad field"
+    );
+    assert!(h.guard().stats().hook_panics >= 2);
+}

@@ -43,10 +43,13 @@ pub(crate) enum Hook {
     Extractor,
     /// A span or metric exporter.
     Exporter,
+    /// The `Debug` / `Display` of a `tracing` field or event value (the `tracing` layer).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    Field,
 }
 
 impl Hook {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 
     fn name(self) -> &'static str {
         match self {
@@ -54,6 +57,7 @@ impl Hook {
             Hook::ErrorType => "an ErrorType / Display / Debug impl",
             Hook::Extractor => "a GenAiRequest / GenAiResponse / GenAiChunk impl",
             Hook::Exporter => "the span exporter",
+            Hook::Field => "the Debug / Display of a tracing field",
         }
     }
 
@@ -63,6 +67,7 @@ impl Hook {
             Hook::ErrorType => "the error type's name was used instead",
             Hook::Extractor => "what it recorded before the panic was kept",
             Hook::Exporter => "its batch was dropped and counted; exporting continues",
+            Hook::Field => "the fields after it were not recorded",
         }
     }
 }

@@ -27,6 +27,8 @@
 //!   `exception.message`), or when an event is at level ERROR (its message is the
 //!   description); `otel.status_code` = `ok` / `error` and `otel.status_message` set it
 //!   directly. An error status counts for the outcome rules (`keep_errors`).
+//! - a field whose `Debug` or `Display` panics is not recorded, nor are the fields after it;
+//!   the panic stays in the layer (counted in `TracingGuard::stats().hook_panics`).
 //!
 //! The parent of a `tracing` span is its explicit parent (`parent: &span`), none for
 //! `parent: None`, and otherwise the current span: a `tracing` span this layer has entered
@@ -46,6 +48,7 @@ use opentelemetry::{Key, KeyValue, Value};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::diag::{Hook, isolate};
 use crate::semconv as sc;
 use crate::span::frame::{self, OwnedFrame};
 use crate::span::{LiveSpan, Operation, ParentFrom, SpanState};
@@ -119,7 +122,7 @@ where
         let mut span = crate::span::begin_under(from, Operation::Task, |state| {
             describe(state, meta);
             let mut fields = SpanFields::new(state);
-            attrs.record(&mut fields);
+            isolate(Hook::Field, || attrs.record(&mut fields));
             fields.name.map_or(Cow::Borrowed(meta.name()), Cow::Owned)
         });
         let entry = match (span.frame_for_entry(), explicit) {
@@ -148,7 +151,7 @@ where
             return;
         };
         let mut fields = SpanFields::later(state);
-        values.record(&mut fields);
+        isolate(Hook::Field, || values.record(&mut fields));
         if let Some(name) = fields.name {
             state.name = Cow::Owned(name);
         }
@@ -382,7 +385,7 @@ impl SpanEvent {
                 KeyValue::new("target", meta.target()),
             ],
         };
-        event.record(&mut fields);
+        isolate(Hook::Field, || event.record(&mut fields));
         if let Some(file) = meta.file() {
             fields
                 .attributes
