@@ -301,3 +301,44 @@ fn a_panicking_field_stays_in_the_layer() {
     );
     assert!(h.guard().stats().hook_panics >= 2);
 }
+
+/// A field value whose `Debug` logs a `tracing` event itself.
+struct Logs;
+
+impl std::fmt::Debug for Logs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::info!("logged from Debug");
+        f.write_str("logs")
+    }
+}
+
+#[test]
+fn a_field_that_logs_while_recorded_does_not_deadlock() {
+    let h = Harness::new();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber(), || {
+            let span = tracing::info_span!("reentrant", value = tracing::field::Empty);
+            span.in_scope(|| {
+                span.record("value", tracing::field::debug(Logs));
+                tracing::info!(again = ?Logs, "event with a logging field");
+            });
+        });
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("recording a field that logs deadlocked");
+    h.guard().force_flush().expect("flush");
+    let span = h.span("reentrant");
+    assert_eq!(attr_str(&span, "value"), Some("logs"));
+    let names: Vec<_> = span.events.iter().map(|e| e.name.to_string()).collect();
+    assert!(
+        names.contains(&"logged from Debug".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"event with a logging field".to_string()),
+        "{names:?}"
+    );
+}

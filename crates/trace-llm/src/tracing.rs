@@ -121,7 +121,8 @@ where
         let meta = attrs.metadata();
         let mut span = crate::span::begin_under(from, Operation::Task, |state| {
             describe(state, meta);
-            let mut fields = SpanFields::new(state);
+            // No lock is held here: values are formatted as they are recorded.
+            let mut fields = SpanFields::new(state, true, None);
             isolate(Hook::Field, || attrs.record(&mut fields));
             fields.name.map_or(Cow::Borrowed(meta.name()), Cow::Owned)
         });
@@ -143,6 +144,10 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        let mut formatted = Formatted::default();
+        if isolate(Hook::Field, || values.record(&mut formatted)).is_none() {
+            return;
+        }
         let mut extensions = span.extensions_mut();
         let Some(state) = extensions
             .get_mut::<Traced>()
@@ -150,8 +155,8 @@ where
         else {
             return;
         };
-        let mut fields = SpanFields::later(state);
-        isolate(Hook::Field, || values.record(&mut fields));
+        let mut fields = SpanFields::new(state, false, Some(formatted));
+        values.record(&mut fields);
         if let Some(name) = fields.name {
             state.name = Cow::Owned(name);
         }
@@ -161,14 +166,16 @@ where
         if !crate::span::enabled() {
             return;
         }
+        // Events are built before a span's extensions are locked (see `SpanFields`).
         if let Some(parent) = event.parent() {
             if let Some(span) = ctx.span(parent) {
+                let built = SpanEvent::of(event);
                 if let Some(state) = span
                     .extensions_mut()
                     .get_mut::<Traced>()
                     .and_then(|t| t.span.state_mut())
                 {
-                    SpanEvent::of(event).add_to(state);
+                    built.add_to(state);
                 }
             }
             return;
@@ -188,16 +195,22 @@ where
             return;
         };
         let current_frame = frame::with_current(|f| f.span.as_ref().map(|s| s.span_id())).flatten();
-        let mut extensions = current.extensions_mut();
-        let Some(traced) = extensions.get_mut::<Traced>() else {
-            return;
-        };
-        if traced.span_id().is_none() || traced.span_id() != current_frame {
-            // A span of ours that records nothing is innermost (or the span is off).
+        let records = current.extensions().get::<Traced>().is_some_and(|traced| {
+            // Else a span of ours that records nothing is innermost (or the span is off).
+            traced.span_id().is_some()
+                && traced.span_id() == current_frame
+                && traced.span.is_recording()
+        });
+        if !records {
             return;
         }
-        if let Some(state) = traced.span.state_mut() {
-            SpanEvent::of(event).add_to(state);
+        let built = SpanEvent::of(event);
+        if let Some(state) = current
+            .extensions_mut()
+            .get_mut::<Traced>()
+            .and_then(|t| t.span.state_mut())
+        {
+            built.add_to(state);
         }
     }
 
@@ -245,30 +258,27 @@ fn integer<T: TryInto<i64> + fmt::Display + Copy>(value: T) -> Value {
     }
 }
 
-/// Records a span's fields as attributes, and the `otel.*` and `error` fields as what they
-/// mean.
+/// Records a span's fields into its state: values as attributes, the `otel.*` and `error`
+/// fields as what they mean.
 struct SpanFields<'a> {
     state: &'a mut SpanState,
-    /// `otel.name`, when given.
-    name: Option<String>,
     /// Recording the fields a span is created with: distinct keys the span does not have
     /// yet (later records replace a value of the same key).
     created: bool,
+    /// `otel.name`.
+    name: Option<String>,
+    /// The `Debug` / `Display` / error values' texts, formatted before the span's
+    /// extensions were locked (see [`Formatted`]), in field order; `None`: format now.
+    formatted: Option<std::vec::IntoIter<String>>,
 }
 
 impl<'a> SpanFields<'a> {
-    fn new(state: &'a mut SpanState) -> Self {
+    fn new(state: &'a mut SpanState, created: bool, formatted: Option<Formatted>) -> Self {
         SpanFields {
             state,
+            created,
             name: None,
-            created: true,
-        }
-    }
-
-    fn later(state: &'a mut SpanState) -> Self {
-        SpanFields {
-            created: false,
-            ..SpanFields::new(state)
+            formatted: formatted.map(|f| f.texts.into_iter()),
         }
     }
 
@@ -278,6 +288,14 @@ impl<'a> SpanFields<'a> {
             self.state.add_user_attr(key, value);
         } else {
             self.state.set_user_attr(key, value);
+        }
+    }
+
+    /// The text of a `Debug` / `Display` / error value: formatted earlier, or now.
+    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
+        match &mut self.formatted {
+            Some(texts) => texts.next().unwrap_or_default(),
+            None => format(),
         }
     }
 
@@ -313,6 +331,32 @@ impl<'a> SpanFields<'a> {
                 self.value(field, Value::String(value));
             }
         }
+    }
+}
+
+/// The texts of a record's `Debug` / `Display` / error values, formatted before the span's
+/// extensions are locked: formatting runs user code, which may itself log, and a nested
+/// event on the same span would wait on that lock forever. Other values run no user code.
+#[derive(Default)]
+struct Formatted {
+    texts: Vec<String>,
+}
+
+impl Visit for Formatted {
+    fn record_bool(&mut self, _: &Field, _: bool) {}
+    fn record_i64(&mut self, _: &Field, _: i64) {}
+    fn record_u64(&mut self, _: &Field, _: u64) {}
+    fn record_i128(&mut self, _: &Field, _: i128) {}
+    fn record_u128(&mut self, _: &Field, _: u128) {}
+    fn record_f64(&mut self, _: &Field, _: f64) {}
+    fn record_str(&mut self, _: &Field, _: &str) {}
+
+    fn record_error(&mut self, _: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.texts.push(value.to_string());
+    }
+
+    fn record_debug(&mut self, _: &Field, value: &dyn fmt::Debug) {
+        self.texts.push(format!("{value:?}"));
     }
 }
 
@@ -359,11 +403,13 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, Cow::Owned(value.to_string()));
+        let text = self.formatted(|| value.to_string());
+        self.text(field, Cow::Owned(text));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, Cow::Owned(format!("{value:?}")));
+        let text = self.formatted(|| format!("{value:?}"));
+        self.text(field, Cow::Owned(text));
     }
 }
 
