@@ -342,3 +342,25 @@ fn a_field_that_logs_while_recorded_does_not_deadlock() {
         "{names:?}"
     );
 }
+
+#[trace_llm(kind = "tool")]
+fn logs_an_error_but_succeeds() -> u32 {
+    tracing::error!(attempt = 1_i64, "first attempt failed, retrying");
+    7
+}
+
+#[test]
+fn an_error_event_in_a_trace_llm_span_is_recorded_without_failing_it() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        assert_eq!(logs_an_error_but_succeeds(), 7);
+    });
+    h.guard().force_flush().expect("flush");
+    let tool = h.span("execute_tool logs_an_error_but_succeeds");
+    assert_eq!(tool.status, Status::Unset, "the call succeeded");
+    assert!(
+        tool.events
+            .iter()
+            .any(|e| e.name == "first attempt failed, retrying")
+    );
+}

@@ -21,7 +21,8 @@
 //!   strings), also fields recorded later with `Span::record` (a later value replaces an
 //!   earlier one); `code.file.path` and `code.line.number` say where it was created;
 //! - an event inside it is a span event named after its message, with `level`, `target`
-//!   and its fields; inside a `#[trace_llm]` span the event goes to that span;
+//!   and its fields; inside a `#[trace_llm]` span the event goes to that span (whose status
+//!   still says only how its call ended);
 //! - status Error when a field `error` is recorded (its value is the description), when an
 //!   event has an `error` field (the event is then named `exception`, its value in
 //!   `exception.message`), or when an event is at level ERROR (its message is the
@@ -188,7 +189,9 @@ where
         // span if the frame is still its own.
         if frame::with_current(|f| f.state.is_some()) == Some(true) {
             let built = SpanEvent::of(event);
-            frame::with_current_state(|state| built.add_to(state));
+            // A `#[trace_llm]` span's status says how its call ended (its `Result`, a panic,
+            // a cancellation), not what was logged inside it: the event only.
+            frame::with_current_state(|state| built.add_event_only(state));
             return;
         }
         let Some(current) = ctx.lookup_current() else {
@@ -467,10 +470,16 @@ impl SpanEvent {
         }
     }
 
+    /// Adds the event to a span of the layer's own, with what it says about the status.
     fn add_to(self, state: &mut SpanState) {
         if let Some(status) = self.status {
             state.set_status(status);
         }
+        state.add_event(self.name, self.attributes);
+    }
+
+    /// Adds the event to a `#[trace_llm]` span, leaving its status alone.
+    fn add_event_only(self, state: &mut SpanState) {
         state.add_event(self.name, self.attributes);
     }
 }
