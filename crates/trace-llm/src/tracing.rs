@@ -109,11 +109,11 @@ where
         };
         // An explicit parent this layer does not know (created before tracing started, or
         // filtered out) leaves the span a root, as `tracing-opentelemetry` does.
-        let explicit = attrs.parent().map(|parent| {
+        let mut explicit = attrs.parent().map(|parent| {
             ctx.span(parent)
                 .and_then(|p| p.extensions().get::<Traced>().map(|t| t.entry.copy()))
         });
-        let from = match &explicit {
+        let from = match &mut explicit {
             Some(Some(parent)) => ParentFrom::Frame(parent),
             Some(None) => ParentFrom::Nothing,
             None if attrs.is_root() => ParentFrom::Nothing,
@@ -124,7 +124,7 @@ where
             describe(state, meta);
             // No lock is held here: values are formatted as they are recorded.
             let mut fields = SpanFields::new(state, true, None);
-            isolate(Hook::Field, || attrs.record(&mut fields));
+            isolate(Hook::Field, || attrs.record(&mut Typed(&mut fields)));
             fields.name.map_or(Cow::Borrowed(meta.name()), Cow::Owned)
         });
         let entry = match (span.frame_for_entry(), explicit) {
@@ -157,7 +157,7 @@ where
             return;
         };
         let mut fields = SpanFields::new(state, false, Some(formatted));
-        values.record(&mut fields);
+        values.record(&mut Typed(&mut fields));
         if let Some(name) = fields.name {
             state.name = Cow::Owned(name);
         }
@@ -284,21 +284,15 @@ impl<'a> SpanFields<'a> {
             formatted: formatted.map(|f| f.texts.into_iter()),
         }
     }
+}
 
+impl FieldSink for SpanFields<'_> {
     fn value(&mut self, field: &Field, value: Value) {
         let key = Key::from_static_str(field.name());
         if self.created {
             self.state.add_user_attr(key, value);
         } else {
             self.state.set_user_attr(key, value);
-        }
-    }
-
-    /// The text of a `Debug` / `Display` / error value: formatted earlier, or now.
-    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
-        match &mut self.formatted {
-            Some(texts) => texts.next().unwrap_or_default(),
-            None => format(),
         }
     }
 
@@ -333,6 +327,14 @@ impl<'a> SpanFields<'a> {
                 };
                 self.value(field, Value::String(value));
             }
+        }
+    }
+
+    /// Formatted earlier when the caller did (see [`Formatted`]), else now.
+    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
+        match &mut self.formatted {
+            Some(texts) => texts.next().unwrap_or_default(),
+            None => format(),
         }
     }
 }
@@ -376,43 +378,61 @@ fn span_kind(kind: &str) -> Option<SpanKind> {
     .map(|(_, kind)| kind)
 }
 
-impl Visit for SpanFields<'_> {
+/// Where a visit of `tracing` field values puts them: the typing rules are [`Typed`]'s,
+/// the same for span fields and event fields.
+trait FieldSink {
+    /// A value that is an attribute as it is.
+    fn value(&mut self, field: &Field, value: Value);
+    /// A text, which may mean more than an attribute (`otel.*`, `error`, `message`).
+    fn text(&mut self, field: &Field, text: Cow<'_, str>);
+    /// The text of a `Debug` / `Display` / error value.
+    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
+        format()
+    }
+}
+
+/// Visits `tracing` field values into a [`FieldSink`]: integers stay integers (an `i64`
+/// when they fit, else their decimal text), booleans booleans, floats doubles, strings
+/// borrowed, `Debug` / `Display` / error values their text.
+struct Typed<'a, T>(&'a mut T);
+
+impl<T: FieldSink> Visit for Typed<'_, T> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.value(field, Value::Bool(value));
+        self.0.value(field, Value::Bool(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.value(field, Value::I64(value));
+        self.0.value(field, Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.value(field, integer(value));
+        self.0.value(field, integer(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.value(field, integer(value));
+        self.0.value(field, integer(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.value(field, integer(value));
+        self.0.value(field, integer(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.value(field, Value::F64(value));
+        self.0.value(field, Value::F64(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, Cow::Borrowed(value));
+        self.0.text(field, Cow::Borrowed(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        let text = self.formatted(|| value.to_string());
-        self.text(field, Cow::Owned(text));
+        let text = self.0.formatted(|| value.to_string());
+        self.0.text(field, Cow::Owned(text));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = self.formatted(|| format!("{value:?}"));
-        self.text(field, Cow::Owned(text));
+        let text = self.0.formatted(|| format!("{value:?}"));
+        self.0.text(field, Cow::Owned(text));
     }
 }
 
@@ -434,7 +454,7 @@ impl SpanEvent {
                 KeyValue::new("target", meta.target()),
             ],
         };
-        isolate(Hook::Field, || event.record(&mut fields));
+        isolate(Hook::Field, || event.record(&mut Typed(&mut fields)));
         if let Some(file) = meta.file() {
             fields
                 .attributes
@@ -490,53 +510,17 @@ struct EventFields {
     attributes: Vec<KeyValue>,
 }
 
-impl EventFields {
-    fn text(&mut self, field: &Field, text: String) {
+impl FieldSink for EventFields {
+    fn value(&mut self, field: &Field, value: Value) {
+        self.attributes.push(KeyValue::new(field.name(), value));
+    }
+
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
+        let text = text.into_owned();
         match field.name() {
             "message" => self.message = Some(text),
             "error" => self.error = Some(text),
             name => self.attributes.push(KeyValue::new(name, text)),
         }
-    }
-}
-
-impl Visit for EventFields {
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.attributes.push(KeyValue::new(field.name(), value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.attributes.push(KeyValue::new(field.name(), value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.attributes
-            .push(KeyValue::new(field.name(), integer(value)));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.attributes
-            .push(KeyValue::new(field.name(), integer(value)));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.attributes
-            .push(KeyValue::new(field.name(), integer(value)));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.attributes.push(KeyValue::new(field.name(), value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
     }
 }

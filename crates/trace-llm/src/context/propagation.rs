@@ -49,7 +49,7 @@ pub fn inject<I: Injector>(carrier: &mut I) {
     let mut cx = opentelemetry::Context::new();
     // The innermost current span: trace-llm's, or one made current in OpenTelemetry's
     // context after it (a `tracing` span under `tracing-opentelemetry`).
-    let parent = frame::parent_context();
+    let parent = frame::parent_context(&frame::peek_parent());
     if let Some(parent) = parent.filter(SpanContext::is_valid) {
         cx = cx.with_remote_span_context(parent);
     }

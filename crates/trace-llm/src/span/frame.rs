@@ -290,13 +290,13 @@ pub(crate) fn leave(frame: &mut OwnedFrame, attached: Attached) {
 /// Makes `frame` current until the guard drops (also during unwinding), then restores.
 pub(crate) struct Entered<'a> {
     frame: &'a mut OwnedFrame,
-    attached: Option<Attached>,
+    attached: Attached,
 }
 
 impl<'a> Entered<'a> {
     #[inline]
     pub(crate) fn new(frame: &'a mut OwnedFrame) -> Self {
-        let attached = Some(enter(frame));
+        let attached = enter(frame);
         Entered { frame, attached }
     }
 }
@@ -304,9 +304,7 @@ impl<'a> Entered<'a> {
 impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(attached) = self.attached.take() {
-            leave(self.frame, attached);
-        }
+        leave(self.frame, mem::replace(&mut self.attached, Attached(None)));
     }
 }
 
@@ -454,6 +452,8 @@ pub(crate) struct ParentFacts {
     pub(crate) has_trace_state: bool,
     /// Whether the current scope carries a request context.
     pub(crate) has_request: bool,
+    /// The parent is OpenTelemetry's current span, not the current frame's.
+    pub(crate) foreign: bool,
 }
 
 impl ParentFacts {
@@ -469,6 +469,7 @@ impl ParentFacts {
             sampled: cx.is_sampled(),
             has_trace_state: *cx.trace_state() != TraceState::NONE,
             has_request,
+            foreign: false,
         }
     }
 }
@@ -548,7 +549,10 @@ fn foreign_parent_facts(has_request: bool) -> ParentFacts {
         None
     };
     match parent {
-        Some(parent) => ParentFacts::of(&parent, has_request),
+        Some(parent) => ParentFacts {
+            foreign: true,
+            ..ParentFacts::of(&parent, has_request)
+        },
         None => ParentFacts {
             has_request,
             ..ParentFacts::default()
@@ -556,22 +560,21 @@ fn foreign_parent_facts(has_request: bool) -> ParentFacts {
     }
 }
 
-/// The context of the parent [`peek_parent`] found (when it found one): for a span that
-/// records, or that passes on a trace state.
-pub(crate) fn parent_context() -> Option<SpanContext> {
-    let own = CURRENT
+/// The context of the parent [`peek_parent`] found (`facts`, when it found one): for a span
+/// that records, or that passes on a trace state.
+pub(crate) fn parent_context(facts: &ParentFacts) -> Option<SpanContext> {
+    facts.trace_id?;
+    if facts.foreign {
+        return otel_current_parent();
+    }
+    CURRENT
         .try_with(|cell| match &*cell.try_borrow().ok()? {
             OwnedFrame::Empty => None,
-            // An unsampled root: see `peek_parent`.
             OwnedFrame::Bare(ids) => Some(ids.span_context()),
-            OwnedFrame::Boxed(f) => f
-                .span
-                .clone()
-                .filter(|own| !foreign_span_entered_since(own.span_id())),
+            OwnedFrame::Boxed(f) => f.span.clone(),
         })
         .ok()
-        .flatten();
-    own.or_else(otel_current_parent)
+        .flatten()
 }
 
 /// The span context of the current `opentelemetry::Context`, if it holds a valid one: an

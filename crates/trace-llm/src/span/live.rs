@@ -335,8 +335,8 @@ pub(crate) enum ParentFrom<'a> {
     /// No parent: the span starts a trace.
     Nothing,
     /// The span that `frame` belongs to (a copy from [`LiveSpan::frame_for_entry`] or
-    /// [`frame::capture`]).
-    Frame(&'a OwnedFrame),
+    /// [`frame::capture`]), entered while the span starts and handed back unchanged.
+    Frame(&'a mut OwnedFrame),
 }
 
 /// [`begin`] with the parent chosen by the caller (an explicit parent, or none).
@@ -356,12 +356,7 @@ pub(crate) fn begin_under(
                 begin(operation, describe)
             })
         }
-        ParentFrom::Frame(parent) => {
-            let mut parent = parent.copy();
-            let span = frame::in_frame(&mut parent, || begin(operation, describe));
-            parent.release();
-            span
-        }
+        ParentFrom::Frame(parent) => frame::in_frame(parent, || begin(operation, describe)),
     }
 }
 
@@ -424,7 +419,7 @@ fn begin_boxed(
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
     // A root (most sampled spans) has no parent to read again.
-    let parent = facts.trace_id.and_then(|_| frame::parent_context());
+    let parent = frame::parent_context(&facts);
     let trace_state = parent
         .as_ref()
         .map_or(TraceState::NONE, |p| p.trace_state().clone());
