@@ -182,14 +182,8 @@ impl RequestRecorder<'_> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let values: Vec<StringValue> = sequences
-            .into_iter()
-            .map(|s| StringValue::from(s.into()))
-            .collect();
-        self.state.push_attr(
-            sc::GEN_AI_REQUEST_STOP_SEQUENCES,
-            Value::Array(values.into()),
-        );
+        self.state
+            .push_attr(sc::GEN_AI_REQUEST_STOP_SEQUENCES, string_array(sequences));
     }
 
     /// `gen_ai.request.seed`.
@@ -215,14 +209,8 @@ impl RequestRecorder<'_> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let values: Vec<StringValue> = formats
-            .into_iter()
-            .map(|s| StringValue::from(s.into()))
-            .collect();
-        self.state.push_attr(
-            sc::GEN_AI_REQUEST_ENCODING_FORMATS,
-            Value::Array(values.into()),
-        );
+        self.state
+            .push_attr(sc::GEN_AI_REQUEST_ENCODING_FORMATS, string_array(formats));
     }
 
     /// `gen_ai.output.type`: `text`, `json`, `image` or `speech`.
@@ -536,4 +524,17 @@ impl Evaluation {
         self.response_id = Some(id.into());
         self
     }
+}
+
+/// A string-array attribute value.
+fn string_array<I, S>(items: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let values: Vec<StringValue> = items
+        .into_iter()
+        .map(|s| StringValue::from(s.into()))
+        .collect();
+    Value::Array(values.into())
 }
