@@ -120,6 +120,47 @@ fn fields_are_typed_attributes_also_when_recorded_later() {
 }
 
 #[test]
+fn a_later_field_replaces_a_request_context_attribute_of_its_name() {
+    let h = Harness::new();
+    tracing::subscriber::with_default(subscriber(), || {
+        trace_llm::RequestContext::new()
+            .attribute("tier", "gold")
+            .sync_scope(|| {
+                let span = tracing::info_span!(
+                    "scoped",
+                    tier = tracing::field::Empty,
+                    other = tracing::field::Empty
+                );
+                span.record("tier", "platinum");
+                span.record("other", 1_i64);
+                span.record("other", 2_i64);
+            });
+    });
+    h.guard().force_flush().expect("flush");
+    let span = h.span("scoped");
+    let count = |key: &str| {
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == key)
+            .count()
+    };
+    assert_eq!(attr_str(&span, "tier"), Some("platinum"));
+    assert_eq!(
+        count("tier"),
+        1,
+        "one attribute per key: {:?}",
+        span.attributes
+    );
+    assert_eq!(attr_i64(&span, "other"), Some(2));
+    assert_eq!(
+        count("other"),
+        1,
+        "one attribute per key: {:?}",
+        span.attributes
+    );
+}
+
+#[test]
 fn events_become_span_events_and_errors_set_the_status() {
     let h = Harness::new();
     tracing::subscriber::with_default(subscriber(), || {

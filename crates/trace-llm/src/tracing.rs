@@ -85,6 +85,8 @@ pub struct TraceLlmLayer {
 /// What the layer keeps for a span, in the registry's extensions.
 struct Traced {
     span: LiveSpan,
+    /// The fields whose attribute the span holds (see [`AddedFields`]).
+    added: AddedFields,
     /// Made current (a copy of it) each time the span is entered, on any thread: the span's
     /// frame without its state (which stays here), or for a span that is off, its parent's.
     entry: OwnedFrame,
@@ -120,10 +122,15 @@ where
             None => ParentFrom::Current,
         };
         let meta = attrs.metadata();
+        let mut added = AddedFields::default();
         let mut span = crate::span::begin_under(from, Operation::Task, |state| {
             describe(state, meta);
-            // No lock is held here: values are formatted as they are recorded.
-            let mut fields = SpanFields::new(state, true, None);
+            // No lock is held here: values are applied as they are visited.
+            let mut fields = SpanFields {
+                state,
+                added: &mut added,
+                name: None,
+            };
             isolate(Hook::Field, || attrs.record(&mut Typed(&mut fields)));
             fields.name.map_or(Cow::Borrowed(meta.name()), Cow::Owned)
         });
@@ -138,28 +145,30 @@ where
             (None, Some(None)) => OwnedFrame::Empty,
             (None, None) => frame::capture(),
         };
-        new.extensions_mut().replace(Traced { span, entry });
+        new.extensions_mut().replace(Traced { span, added, entry });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let mut formatted = Formatted::default();
-        if isolate(Hook::Field, || values.record(&mut formatted)).is_none() {
-            return;
-        }
+        // Typed and formatted before the span's extensions are locked: formatting runs user
+        // code, which may itself log, and a nested event on this span would wait on that lock
+        // forever. A value whose formatting panics ends the visit; the values before it count.
+        let mut changes = Changes::default();
+        let _ = isolate(Hook::Field, || values.record(&mut Typed(&mut changes)));
         let mut extensions = span.extensions_mut();
-        let Some(state) = extensions
-            .get_mut::<Traced>()
-            .and_then(|t| t.span.state_mut())
-        else {
+        let Some(traced) = extensions.get_mut::<Traced>() else {
             return;
         };
-        let mut fields = SpanFields::new(state, false, Some(formatted));
-        values.record(&mut Typed(&mut fields));
-        if let Some(name) = fields.name {
-            state.name = Cow::Owned(name);
+        let Some(state) = traced.span.state_mut() else {
+            return;
+        };
+        if let Some((field, change)) = changes.first {
+            change.apply(state, &mut traced.added, &field);
+        }
+        for (field, change) in changes.rest {
+            change.apply(state, &mut traced.added, &field);
         }
     }
 
@@ -236,7 +245,10 @@ where
             return;
         };
         let traced = span.extensions_mut().remove::<Traced>();
-        if let Some(Traced { mut span, entry }) = traced {
+        if let Some(Traced {
+            mut span, entry, ..
+        }) = traced
+        {
             span.end();
             entry.release();
         }
@@ -261,107 +273,163 @@ fn integer<T: TryInto<i64> + fmt::Display + Copy>(value: T) -> Value {
     }
 }
 
-/// Records a span's fields into its state: values as attributes, the `otel.*` and `error`
-/// fields as what they mean.
-struct SpanFields<'a> {
-    state: &'a mut SpanState,
-    /// Recording the fields a span is created with: distinct keys the span does not have
-    /// yet (later records replace a value of the same key).
-    created: bool,
-    /// `otel.name`.
-    name: Option<String>,
-    /// The `Debug` / `Display` / error values' texts, formatted before the span's
-    /// extensions were locked (see [`Formatted`]), in field order; `None`: format now.
-    formatted: Option<std::vec::IntoIter<String>>,
+/// The fields of a span's callsite whose attribute the layer added, by field index (the
+/// first 64), so that a later `Span::record` of a field the span does not have yet appends
+/// without searching the span's attributes.
+#[derive(Clone, Copy, Default)]
+struct AddedFields(u64);
+
+impl AddedFields {
+    /// The bit of `field` (none past the first 64).
+    #[inline]
+    fn bit(field: &Field) -> u64 {
+        u32::try_from(field.index())
+            .ok()
+            .and_then(|index| 1_u64.checked_shl(index))
+            .unwrap_or(0)
+    }
+
+    /// Adds the attribute of a field the span was created with: its fields are distinct.
+    #[inline]
+    fn add(&mut self, state: &mut SpanState, field: &Field, value: Value) {
+        state.add_user_attr(Key::from_static_str(field.name()), value);
+        self.0 |= Self::bit(field);
+    }
+
+    /// Sets `field`'s attribute: replaces the value it has, or adds it.
+    #[inline]
+    fn put(&mut self, state: &mut SpanState, field: &Field, value: Value) {
+        let key = Key::from_static_str(field.name());
+        let bit = Self::bit(field);
+        // While every user attribute of the span came from a field marked here (nothing else
+        // added one, none was dropped at the limit), an unmarked field's key is not among them.
+        if self.0 & bit == 0
+            && bit != 0
+            && state.user_attribute_count() == self.0.count_ones() as usize
+        {
+            state.add_user_attr(key, value);
+        } else {
+            state.set_user_attr(key, value);
+        }
+        self.0 |= bit;
+    }
 }
 
-impl<'a> SpanFields<'a> {
-    fn new(state: &'a mut SpanState, created: bool, formatted: Option<Formatted>) -> Self {
-        SpanFields {
-            state,
-            created,
-            name: None,
-            formatted: formatted.map(|f| f.texts.into_iter()),
+/// What a span field's value means for its span.
+enum Change {
+    /// An attribute (a later value of the same field replaces it).
+    Attribute(Value),
+    /// `otel.name`: the span's name.
+    Name(String),
+    /// `otel.kind`.
+    Kind(SpanKind),
+    /// `otel.status_code` / `otel.status_message`.
+    Status(Status),
+    /// `error`: status Error with the text as its description, and the attribute.
+    Error(String),
+    /// An `otel.*` value that means nothing known.
+    Ignored,
+}
+
+impl Change {
+    /// A text value: the `otel.*` fields and `error` say what they mean, the others are
+    /// attributes. Takes the text unallocated, so that the fields that are not attributes
+    /// cost no copy.
+    #[inline]
+    fn of_text(field: &Field, text: Cow<'_, str>) -> Change {
+        match field.name() {
+            "otel.name" => Change::Name(text.into_owned()),
+            "otel.kind" => span_kind(&text).map_or(Change::Ignored, Change::Kind),
+            "otel.status_code" if text.eq_ignore_ascii_case("ok") => Change::Status(Status::Ok),
+            "otel.status_code" if text.eq_ignore_ascii_case("error") => {
+                Change::Status(Status::error(""))
+            }
+            "otel.status_code" => Change::Ignored,
+            "otel.status_message" => Change::Status(Status::error(text.into_owned())),
+            "error" => Change::Error(text.into_owned()),
+            name => Change::Attribute(Value::String(match text {
+                Cow::Borrowed(text) => crate::intern::field_value(name, text),
+                Cow::Owned(text) => text.into(),
+            })),
         }
     }
+
+    /// Applies the change; a new name comes back (the caller decides when it applies).
+    fn apply(self, state: &mut SpanState, added: &mut AddedFields, field: &Field) {
+        if let Some(name) = self.apply_unnamed(state, added, field, AddedFields::put) {
+            state.name = Cow::Owned(name);
+        }
+    }
+
+    #[inline]
+    fn apply_unnamed(
+        self,
+        state: &mut SpanState,
+        added: &mut AddedFields,
+        field: &Field,
+        put: fn(&mut AddedFields, &mut SpanState, &Field, Value),
+    ) -> Option<String> {
+        match self {
+            Change::Attribute(value) => put(added, state, field, value),
+            Change::Name(name) => return Some(name),
+            Change::Kind(kind) => state.kind = kind,
+            Change::Status(status) => state.set_status(status),
+            Change::Error(text) => {
+                state.set_status(Status::error(text.clone()));
+                put(added, state, field, Value::String(text.into()));
+            }
+            Change::Ignored => {}
+        }
+        None
+    }
+}
+
+/// Applies a new span's fields as they are visited (no lock is held then).
+struct SpanFields<'a> {
+    state: &'a mut SpanState,
+    added: &'a mut AddedFields,
+    /// `otel.name`: applied by the caller, after the span is described.
+    name: Option<String>,
 }
 
 impl FieldSink for SpanFields<'_> {
     fn value(&mut self, field: &Field, value: Value) {
-        let key = Key::from_static_str(field.name());
-        if self.created {
-            self.state.add_user_attr(key, value);
-        } else {
-            self.state.set_user_attr(key, value);
-        }
+        self.added.add(self.state, field, value);
     }
 
-    /// A text value: the `otel.*` fields and `error` say what they mean, the others are
-    /// attributes. Takes the text unallocated, so that the fields that are not attributes
-    /// cost no copy.
     fn text(&mut self, field: &Field, text: Cow<'_, str>) {
-        match field.name() {
-            "otel.name" => self.name = Some(text.into_owned()),
-            "otel.kind" => {
-                if let Some(kind) = span_kind(&text) {
-                    self.state.kind = kind;
-                }
-            }
-            "otel.status_code" => {
-                if text.eq_ignore_ascii_case("ok") {
-                    self.state.set_status(Status::Ok);
-                } else if text.eq_ignore_ascii_case("error") {
-                    self.state.set_status(Status::error(""));
-                }
-            }
-            "otel.status_message" => self.state.set_status(Status::error(text.into_owned())),
-            "error" => {
-                self.state
-                    .set_status(Status::error(text.clone().into_owned()));
-                self.value(field, Value::String(text.into_owned().into()));
-            }
-            _ => {
-                let value = match text {
-                    Cow::Borrowed(text) => crate::intern::field_value(field.name(), text),
-                    Cow::Owned(text) => text.into(),
-                };
-                self.value(field, Value::String(value));
-            }
-        }
-    }
-
-    /// Formatted earlier when the caller did (see [`Formatted`]), else now.
-    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
-        match &mut self.formatted {
-            Some(texts) => texts.next().unwrap_or_default(),
-            None => format(),
+        let change = Change::of_text(field, text);
+        if let Some(name) = change.apply_unnamed(self.state, self.added, field, AddedFields::add) {
+            self.name = Some(name);
         }
     }
 }
 
-/// The texts of a record's `Debug` / `Display` / error values, formatted before the span's
-/// extensions are locked: formatting runs user code, which may itself log, and a nested
-/// event on the same span would wait on that lock forever. Other values run no user code.
+/// A record's values as changes, collected before its span is locked (one value, the usual
+/// `Span::record`, without an allocation).
 #[derive(Default)]
-struct Formatted {
-    texts: Vec<String>,
+struct Changes {
+    first: Option<(Field, Change)>,
+    rest: Vec<(Field, Change)>,
 }
 
-impl Visit for Formatted {
-    fn record_bool(&mut self, _: &Field, _: bool) {}
-    fn record_i64(&mut self, _: &Field, _: i64) {}
-    fn record_u64(&mut self, _: &Field, _: u64) {}
-    fn record_i128(&mut self, _: &Field, _: i128) {}
-    fn record_u128(&mut self, _: &Field, _: u128) {}
-    fn record_f64(&mut self, _: &Field, _: f64) {}
-    fn record_str(&mut self, _: &Field, _: &str) {}
+impl Changes {
+    fn push(&mut self, field: &Field, change: Change) {
+        if self.first.is_none() {
+            self.first = Some((field.clone(), change));
+        } else {
+            self.rest.push((field.clone(), change));
+        }
+    }
+}
 
-    fn record_error(&mut self, _: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.texts.push(value.to_string());
+impl FieldSink for Changes {
+    fn value(&mut self, field: &Field, value: Value) {
+        self.push(field, Change::Attribute(value));
     }
 
-    fn record_debug(&mut self, _: &Field, value: &dyn fmt::Debug) {
-        self.texts.push(format!("{value:?}"));
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
+        self.push(field, Change::of_text(field, text));
     }
 }
 
@@ -385,10 +453,6 @@ trait FieldSink {
     fn value(&mut self, field: &Field, value: Value);
     /// A text, which may mean more than an attribute (`otel.*`, `error`, `message`).
     fn text(&mut self, field: &Field, text: Cow<'_, str>);
-    /// The text of a `Debug` / `Display` / error value.
-    fn formatted(&mut self, format: impl FnOnce() -> String) -> String {
-        format()
-    }
 }
 
 /// Visits `tracing` field values into a [`FieldSink`]: integers stay integers (an `i64`
@@ -426,13 +490,11 @@ impl<T: FieldSink> Visit for Typed<'_, T> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        let text = self.0.formatted(|| value.to_string());
-        self.0.text(field, Cow::Owned(text));
+        self.0.text(field, Cow::Owned(value.to_string()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = self.0.formatted(|| format!("{value:?}"));
-        self.0.text(field, Cow::Owned(text));
+        self.0.text(field, Cow::Owned(format!("{value:?}")));
     }
 }
 

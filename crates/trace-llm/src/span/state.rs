@@ -234,6 +234,12 @@ impl SpanState {
         }
     }
 
+    /// How many user-chosen attributes the span holds.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn user_attribute_count(&self) -> usize {
+        self.user_attributes
+    }
+
     /// Sets a user-chosen attribute: replaces an earlier value of the same key; beyond
     /// [`MAX_USER_ATTRIBUTES`] the attribute is dropped and counted.
     pub(crate) fn set_user_attr(&mut self, key: Key, value: Value) {
@@ -245,7 +251,7 @@ impl SpanState {
     }
 
     /// Adds a user-chosen attribute whose key the span does not have yet (the caller knows:
-    /// a `tracing` span's fields at creation are distinct); bounded as
+    /// the `tracing` layer tracks which fields it added); bounded as
     /// [`set_user_attr`](Self::set_user_attr) is.
     pub(crate) fn add_user_attr(&mut self, key: Key, value: Value) {
         if self.user_attributes >= MAX_USER_ATTRIBUTES {
