@@ -576,3 +576,42 @@ fn child_traces_under_a_bad_environment() {
     println!("SPANS {}", guard.stats().exported);
     guard.shutdown().expect("shutdown");
 }
+
+/// Calls traced functions from its destructor, which runs while its thread tears down.
+struct TracesOnDrop(Option<mpsc::Sender<()>>);
+
+impl Drop for TracesOnDrop {
+    fn drop(&mut self) {
+        for _ in 0..2 {
+            lookup(json!({"rows": 1}));
+        }
+        if let Some(done) = self.0.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
+thread_local! {
+    static TRACES_ON_DROP: std::cell::RefCell<TracesOnDrop> =
+        const { std::cell::RefCell::new(TracesOnDrop(None)) };
+}
+
+#[test]
+fn spans_started_while_a_thread_tears_down_keep_distinct_ids() {
+    let h = Harness::new();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Registered first, this destructor runs after trace-llm's per-thread cache is gone.
+        TRACES_ON_DROP.with(|t| t.borrow_mut().0 = Some(done));
+        lookup(json!({"rows": 0}));
+    })
+    .join()
+    .expect("a traced call during thread teardown must not panic");
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the destructor ran");
+    h.guard().force_flush().expect("flush");
+    let spans = h.spans();
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert_unique(&spans);
+}

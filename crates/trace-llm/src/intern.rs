@@ -2,9 +2,15 @@
 //! reasons): leaked once, then shared as `&'static str`, so a span holding them allocates
 //! nothing and the export thread frees nothing. Bounded: past the budget, callers get an
 //! owned copy, as without interning.
+//!
+//! Each thread puts a [`Recent`] cache in front of the shared table; the span core owns it
+//! (in its one per-thread cache) and hands it in. `None` (thread teardown) goes straight to
+//! the shared table.
 
 use std::borrow::Cow;
 use std::cell::Cell;
+#[cfg(feature = "tracing")]
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::{PoisonError, RwLock};
 
@@ -17,11 +23,35 @@ static INTERNED: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
 /// Entries in each thread's cache of recent hits (a power of two).
 const RECENT: usize = 16;
 
-thread_local! {
+/// One thread's caches in front of the shared table.
+pub(crate) struct Recent {
     /// The strings this thread interned last, each in the slot its contents pick: a span
     /// looks up the same few model names again and again, and one comparison is cheaper than
     /// hashing with SipHash and taking the shared lock.
-    static RECENT_HITS: [Cell<&'static str>; RECENT] = const { [const { Cell::new("") }; RECENT] };
+    hits: [Cell<&'static str>; RECENT],
+    /// The span names this thread built last, by the addresses of their parts (both parts
+    /// are `&'static`: a decorated function's operation and an interned model name), and
+    /// the slot the next one replaces.
+    joined: [Cell<(usize, usize, &'static str)>; RECENT],
+    next_joined: Cell<usize>,
+    /// The last value each field (by its `&'static` name) had on this thread, in the slot its
+    /// name's address picks: values that repeat per field (a method, a route, a model, a
+    /// provider) are shared instead of copied, and the export thread only drops a reference.
+    /// At most `RECENT_VALUES` values of at most `MAX_LEN` bytes are kept per thread.
+    #[cfg(feature = "tracing")]
+    field_values: RefCell<[FieldValue; RECENT_VALUES]>,
+}
+
+impl Recent {
+    pub(crate) const fn new() -> Recent {
+        Recent {
+            hits: [const { Cell::new("") }; RECENT],
+            joined: [const { Cell::new((0, 0, "")) }; RECENT],
+            next_joined: Cell::new(0),
+            #[cfg(feature = "tracing")]
+            field_values: RefCell::new([const { None }; RECENT_VALUES]),
+        }
+    }
 }
 
 /// The cache slot of `s`: its length and its first and last eight bytes, mixed.
@@ -59,34 +89,31 @@ const KNOWN: [&str; 12] = [
 ];
 
 /// A finish reason as a `&'static str`: the known ones without any lookup.
-pub(crate) fn intern_reason(s: &str) -> Cow<'static, str> {
+pub(crate) fn intern_reason(recent: Option<&Recent>, s: &str) -> Cow<'static, str> {
     match KNOWN.iter().find(|k| **k == s) {
         Some(known) => Cow::Borrowed(known),
-        None => intern(s),
+        None => intern(recent, s),
     }
 }
 
 /// `s` as a `&'static str` when it is (or can still be) interned, else an owned copy.
-pub(crate) fn intern(s: &str) -> Cow<'static, str> {
+pub(crate) fn intern(recent: Option<&Recent>, s: &str) -> Cow<'static, str> {
     if s.len() > MAX_LEN || s.is_empty() {
         return Cow::Owned(s.to_owned());
     }
-    let at = slot(s);
-    let recent = RECENT_HITS
-        .try_with(|hits| {
-            let hit = hits[at].get();
-            // Already interned (a model name read back from a span): the same pointer.
-            let same = std::ptr::eq(hit.as_ptr(), s.as_ptr()) && hit.len() == s.len();
-            (same || hit == s).then_some(hit)
-        })
-        .ok()
-        .flatten();
-    if let Some(hit) = recent {
+    let Some(recent) = recent else {
+        return intern_shared(s);
+    };
+    let cell = &recent.hits[slot(s)];
+    let hit = cell.get();
+    // Already interned (a model name read back from a span): the same pointer.
+    let same = std::ptr::eq(hit.as_ptr(), s.as_ptr()) && hit.len() == s.len();
+    if same || hit == s {
         return Cow::Borrowed(hit);
     }
     let interned = intern_shared(s);
     if let Cow::Borrowed(found) = interned {
-        let _ = RECENT_HITS.try_with(|hits| hits[at].set(found));
+        cell.set(found);
     }
     interned
 }
@@ -112,45 +139,39 @@ fn intern_shared(s: &str) -> Cow<'static, str> {
     Cow::Borrowed(leaked)
 }
 
-thread_local! {
-    /// The span names this thread built last, by the addresses of their parts (both parts
-    /// are `&'static`: a decorated function's operation and an interned model name).
-    static RECENT_JOINED: [Cell<(usize, usize, &'static str)>; RECENT] =
-        const { [const { Cell::new((0, 0, "")) }; RECENT] };
-    static NEXT_JOINED: Cell<usize> = const { Cell::new(0) };
-}
-
 /// `prefix` + " " + `s`, interned (span names such as `chat gpt-4o`); when both parts are
 /// `&'static` and were joined recently on this thread, without building the string again.
-pub(crate) fn intern_joined_static(prefix: &'static str, s: &'static str) -> Cow<'static, str> {
+pub(crate) fn intern_joined_static(
+    recent: Option<&Recent>,
+    prefix: &'static str,
+    s: &'static str,
+) -> Cow<'static, str> {
+    let Some(recent) = recent else {
+        return intern_joined(None, prefix, s);
+    };
     let key = (prefix.as_ptr() as usize, s.as_ptr() as usize);
-    let known = RECENT_JOINED
-        .try_with(|recent| {
-            recent.iter().map(Cell::get).find_map(|(p, m, joined)| {
-                (p == key.0 && m == key.1 && joined.len() == prefix.len() + 1 + s.len())
-                    .then_some(joined)
-            })
-        })
-        .ok()
-        .flatten();
+    let known = recent
+        .joined
+        .iter()
+        .map(Cell::get)
+        .find_map(|(p, m, joined)| {
+            (p == key.0 && m == key.1 && joined.len() == prefix.len() + 1 + s.len())
+                .then_some(joined)
+        });
     if let Some(joined) = known {
         return Cow::Borrowed(joined);
     }
-    let joined = intern_joined(prefix, s);
+    let joined = intern_joined(Some(recent), prefix, s);
     if let Cow::Borrowed(found) = joined {
-        let _ = RECENT_JOINED.try_with(|recent| {
-            let _ = NEXT_JOINED.try_with(|next| {
-                let slot = next.get() % RECENT;
-                recent[slot].set((key.0, key.1, found));
-                next.set(slot + 1);
-            });
-        });
+        let slot = recent.next_joined.get() % RECENT;
+        recent.joined[slot].set((key.0, key.1, found));
+        recent.next_joined.set(slot + 1);
     }
     joined
 }
 
 /// `prefix` + " " + `s`, interned the same way (span names such as `chat gpt-4o`).
-pub(crate) fn intern_joined(prefix: &str, s: &str) -> Cow<'static, str> {
+pub(crate) fn intern_joined(recent: Option<&Recent>, prefix: &str, s: &str) -> Cow<'static, str> {
     const STACK: usize = 160;
     let len = prefix.len() + 1 + s.len();
     if len > STACK {
@@ -161,7 +182,7 @@ pub(crate) fn intern_joined(prefix: &str, s: &str) -> Cow<'static, str> {
     buf[prefix.len()] = b' ';
     buf[prefix.len() + 1..len].copy_from_slice(s.as_bytes());
     match std::str::from_utf8(&buf[..len]) {
-        Ok(joined) => intern(joined),
+        Ok(joined) => intern(recent, joined),
         Err(_) => Cow::Owned(format!("{prefix} {s}")),
     }
 }
@@ -175,26 +196,20 @@ const RECENT_VALUES: usize = 64;
 type FieldValue = Option<(&'static str, std::sync::Arc<str>)>;
 
 #[cfg(feature = "tracing")]
-thread_local! {
-    /// The last value each field (by its `&'static` name) had on this thread, in the slot its
-    /// name's address picks: values that repeat per field (a method, a route, a model, a
-    /// provider) are shared instead of copied, and the export thread only drops a reference.
-    /// At most `RECENT_VALUES` values of at most `MAX_LEN` bytes are kept per thread.
-    static RECENT_VALUES_BY_FIELD: std::cell::RefCell<[FieldValue; RECENT_VALUES]> =
-        const { std::cell::RefCell::new([const { None }; RECENT_VALUES]) };
-}
-
-#[cfg(feature = "tracing")]
 /// `text`, the value of field `field`, shared with the field's previous value on this thread
 /// when it is the same text; a new shared copy otherwise (long texts are copied plainly).
-pub(crate) fn field_value(field: &'static str, text: &str) -> opentelemetry::StringValue {
+pub(crate) fn field_value(
+    recent: Option<&Recent>,
+    field: &'static str,
+    text: &str,
+) -> opentelemetry::StringValue {
     if text.len() > MAX_LEN {
         return opentelemetry::StringValue::from(text.to_owned());
     }
     let slot = ((field.as_ptr() as usize) >> 3).wrapping_mul(0x9e37_79b9) % RECENT_VALUES;
-    RECENT_VALUES_BY_FIELD
-        .try_with(|cell| {
-            let mut slots = cell.try_borrow_mut().ok()?;
+    recent
+        .and_then(|recent| {
+            let mut slots = recent.field_values.try_borrow_mut().ok()?;
             let entry = &mut slots[slot];
             if let Some((name, value)) = entry {
                 if std::ptr::eq(*name, field) && **value == *text {
@@ -205,8 +220,6 @@ pub(crate) fn field_value(field: &'static str, text: &str) -> opentelemetry::Str
             *entry = Some((field, value.clone()));
             Some(value)
         })
-        .ok()
-        .flatten()
         .map_or_else(
             || opentelemetry::StringValue::from(text.to_owned()),
             opentelemetry::StringValue::from,
@@ -219,26 +232,45 @@ mod tests {
 
     #[test]
     fn same_string_same_pointer_and_long_strings_are_owned() {
-        let a = intern("gpt-4o-mini");
-        let b = intern(&String::from("gpt-4o-mini"));
-        assert!(matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y)));
-        assert!(matches!(intern(&"x".repeat(MAX_LEN + 1)), Cow::Owned(_)));
-        assert_eq!(intern_joined("chat", "gpt-4o"), "chat gpt-4o");
-        assert!(matches!(intern_joined("chat", "gpt-4o"), Cow::Borrowed(_)));
-        assert_eq!(intern_joined_static("chat", "gpt-4o"), "chat gpt-4o");
-        assert_eq!(intern_joined_static("chat", "gpt-4o"), "chat gpt-4o");
-        assert_eq!(
-            intern_joined_static("embeddings", "gpt-4o"),
-            "embeddings gpt-4o"
-        );
-        assert_eq!(intern_reason("stop"), "stop");
-        assert_eq!(intern_reason("custom_reason"), "custom_reason");
+        let cache = Recent::new();
+        for recent in [Some(&cache), Some(&cache), None] {
+            let a = intern(recent, "gpt-4o-mini");
+            let b = intern(recent, &String::from("gpt-4o-mini"));
+            assert!(
+                matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y))
+            );
+            assert!(matches!(
+                intern(recent, &"x".repeat(MAX_LEN + 1)),
+                Cow::Owned(_)
+            ));
+            assert_eq!(intern_joined(recent, "chat", "gpt-4o"), "chat gpt-4o");
+            assert!(matches!(
+                intern_joined(recent, "chat", "gpt-4o"),
+                Cow::Borrowed(_)
+            ));
+            assert_eq!(
+                intern_joined_static(recent, "chat", "gpt-4o"),
+                "chat gpt-4o"
+            );
+            assert_eq!(
+                intern_joined_static(recent, "chat", "gpt-4o"),
+                "chat gpt-4o"
+            );
+            assert_eq!(
+                intern_joined_static(recent, "embeddings", "gpt-4o"),
+                "embeddings gpt-4o"
+            );
+            assert_eq!(intern_reason(recent, "stop"), "stop");
+            assert_eq!(intern_reason(recent, "custom_reason"), "custom_reason");
+        }
     }
 
     #[cfg(feature = "tracing")]
     #[test]
     fn repeated_field_values_are_shared_and_others_copied() {
         static FIELD: &str = "http.route";
+        let cache = Recent::new();
+        let field_value = |field, text| field_value(Some(&cache), field, text);
         let first = field_value(FIELD, "/chat");
         let again = field_value(FIELD, "/chat");
         assert_eq!(first.as_str(), "/chat");
@@ -255,5 +287,7 @@ mod tests {
         ));
         let long = "x".repeat(MAX_LEN + 1);
         assert_eq!(field_value(FIELD, &long).as_str(), long);
+        let uncached = super::field_value(None, FIELD, "/chat");
+        assert_eq!(uncached.as_str(), "/chat");
     }
 }

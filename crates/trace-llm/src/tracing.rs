@@ -348,7 +348,7 @@ impl Change {
             "otel.status_message" => Change::Status(Status::error(text.into_owned())),
             "error" => Change::Error(text.into_owned()),
             name => Change::Attribute(Value::String(match text {
-                Cow::Borrowed(text) => crate::intern::field_value(name, text),
+                Cow::Borrowed(text) => crate::span::local::field_value(name, text),
                 Cow::Owned(text) => text.into(),
             })),
         }

@@ -7,7 +7,6 @@
 //! later calls cost a hash lookup and four multiplications. Models whose prices are tiered
 //! are priced by the database every time. Entries expire, since prices change on dates.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
@@ -117,18 +116,20 @@ const RECENT: usize = 4;
 /// one provider.
 type Recent = Option<(&'static str, Cached)>;
 
-/// A thread's recent lookups, and the slot the next one replaces.
-struct Recents {
+/// A thread's recent lookups (compared in place, never copied out), and the slot the next
+/// one replaces.
+pub(super) struct Recents {
     entries: [Recent; RECENT],
     next: usize,
 }
 
-thread_local! {
-    /// A thread prices the same few models again and again: a pointer comparison here
-    /// saves hashing the name and taking the shared lock. Entries are compared in place,
-    /// never copied out.
-    static RECENT_ENTRIES: RefCell<Recents> =
-        const { RefCell::new(Recents { entries: [None; RECENT], next: 0 }) };
+impl Recents {
+    pub(super) const fn new() -> Recents {
+        Recents {
+            entries: [None; RECENT],
+            next: 0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -144,53 +145,53 @@ impl BundledPrices {
     }
 
     /// The cost of `usage` on `model` at `now`, or `None` if the database does not know it.
+    /// `recent`: the model's `&'static` name, when it has one, and the thread's recent
+    /// lookups, which remember it by its address.
     pub(super) fn cost(
         &self,
         provider: Option<&str>,
         model: &str,
         usage: &Usage,
         now: SystemTime,
+        recent: Option<(&'static str, &RefCell<Recents>)>,
     ) -> Option<f64> {
         let provider = provider.and_then(price_provider);
-        match self.entry(provider, model, now) {
+        match self.entry(provider, model, recent, now) {
             Entry::Unknown => None,
             Entry::Linear(rates) => Some(rates.cost(usage)).filter(|c| c.is_finite() && *c >= 0.0),
             Entry::Tiered => lookup(provider, model, usage),
         }
     }
 
-    fn entry(&self, provider: Option<&'static str>, model: &str, now: SystemTime) -> Entry {
+    /// What is known of `model` (whose `&'static` name, when it has one, keys `recent`).
+    fn entry(
+        &self,
+        provider: Option<&'static str>,
+        model: &str,
+        recent: Option<(&'static str, &RefCell<Recents>)>,
+        now: SystemTime,
+    ) -> Entry {
         let fresh = |c: &Cached| c.fresh(provider, now);
-        let interned = match crate::intern::intern(model) {
-            Cow::Borrowed(name) => Some(name),
-            Cow::Owned(_) => None,
-        };
-        if let Some(name) = interned {
-            let recent = RECENT_ENTRIES
-                .try_with(|recents| {
-                    let recents = recents.try_borrow().ok()?;
-                    recents.entries.iter().find_map(|e| match e {
-                        Some((m, cached)) if std::ptr::eq(*m, name) && fresh(cached) => {
-                            Some(cached.entry)
-                        }
-                        _ => None,
-                    })
+        if let Some((name, recents)) = recent {
+            let known = recents.try_borrow().ok().and_then(|recents| {
+                recents.entries.iter().find_map(|e| match e {
+                    Some((m, cached)) if std::ptr::eq(*m, name) && fresh(cached) => {
+                        Some(cached.entry)
+                    }
+                    _ => None,
                 })
-                .ok()
-                .flatten();
-            if let Some(entry) = recent {
+            });
+            if let Some(entry) = known {
                 return entry;
             }
         }
         let remember = |cached: Cached| {
-            if let Some(name) = interned {
-                let _ = RECENT_ENTRIES.try_with(|recents| {
-                    if let Ok(mut recents) = recents.try_borrow_mut() {
-                        let slot = recents.next % RECENT;
-                        recents.entries[slot] = Some((name, cached));
-                        recents.next = slot + 1;
-                    }
-                });
+            if let Some((name, recents)) = recent {
+                if let Ok(mut recents) = recents.try_borrow_mut() {
+                    let slot = recents.next % RECENT;
+                    recents.entries[slot] = Some((name, cached));
+                    recents.next = slot + 1;
+                }
             }
         };
         {
@@ -286,6 +287,7 @@ mod tests {
     #[test]
     fn cached_rates_match_the_database() {
         let prices = BundledPrices::default();
+        let recent = RefCell::new(Recents::new());
         let cases = [
             (
                 "openai",
@@ -306,19 +308,22 @@ mod tests {
             let direct = lookup(price_provider(provider), model, &usage).expect("known model");
             let now = SystemTime::now();
             let first = prices
-                .cost(Some(provider), model, &usage, now)
+                .cost(Some(provider), model, &usage, now, Some((model, &recent)))
                 .expect("priced");
             let cached = prices
-                .cost(Some(provider), model, &usage, now)
+                .cost(Some(provider), model, &usage, now, Some((model, &recent)))
+                .expect("priced");
+            let uncached = prices
+                .cost(Some(provider), model, &usage, now, None)
                 .expect("priced");
             assert!(
                 matches!(
-                    prices.entry(price_provider(provider), model, now),
+                    prices.entry(price_provider(provider), model, None, now),
                     Entry::Linear(_)
                 ),
                 "{model} is linear"
             );
-            for got in [first, cached] {
+            for got in [first, cached, uncached] {
                 assert!(
                     (got - direct).abs() <= 1e-12 + 1e-9 * direct,
                     "{model}: {got} vs {direct}"
@@ -326,10 +331,17 @@ mod tests {
             }
         }
         let now = SystemTime::now();
-        let unknown = prices.cost(Some("openai"), "no-such-model-xyz", &Usage::new(1, 1), now);
-        assert_eq!(unknown, None);
+        let unknown = "no-such-model-xyz";
+        let cost = prices.cost(
+            Some("openai"),
+            unknown,
+            &Usage::new(1, 1),
+            now,
+            Some((unknown, &recent)),
+        );
+        assert_eq!(cost, None);
         assert!(matches!(
-            prices.entry(Some("openai"), "no-such-model-xyz", now),
+            prices.entry(Some("openai"), "no-such-model-xyz", None, now),
             Entry::Unknown
         ));
     }

@@ -2,6 +2,7 @@
 //! rates), then pydantic's `genai-prices` database (feature `cost`). An unknown model leaves
 //! the cost out and logs once; it never fails the call.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
@@ -68,6 +69,23 @@ impl Price {
     }
 }
 
+/// One thread's recent price lookups: a thread prices the same few models again and again,
+/// and a comparison of the model name's address saves hashing it and taking the shared lock.
+/// The span core owns one per thread and hands it in.
+pub(crate) struct RecentPrices {
+    #[cfg(feature = "cost")]
+    lookups: std::cell::RefCell<bundled::Recents>,
+}
+
+impl RecentPrices {
+    pub(crate) const fn new() -> RecentPrices {
+        RecentPrices {
+            #[cfg(feature = "cost")]
+            lookups: std::cell::RefCell::new(bundled::Recents::new()),
+        }
+    }
+}
+
 /// Prices the pipeline uses: the user's, then the bundled database.
 #[derive(Debug, Default)]
 pub(crate) struct PriceTable {
@@ -94,32 +112,39 @@ impl PriceTable {
         bundled::BundledPrices::warm_up();
     }
 
-    /// The cost of a call, or `None` when the model has no known price.
+    /// The cost of a call, or `None` when the model has no known price. Model names that
+    /// are `&'static` (interned) are remembered in `recent` by address.
     pub(crate) fn cost(
         &self,
         provider: Option<&str>,
-        response_model: Option<&str>,
-        request_model: Option<&str>,
+        response_model: Option<&Cow<'static, str>>,
+        request_model: Option<&Cow<'static, str>>,
         usage: &Usage,
         now: std::time::SystemTime,
+        recent: Option<&RecentPrices>,
     ) -> Option<f64> {
         let models = [response_model, request_model];
         // Most configurations set no prices of their own: skip hashing the names then.
         if !self.user.is_empty() {
             for model in models.into_iter().flatten() {
-                if let Some(price) = self.user.get(model) {
+                if let Some(price) = self.user.get(model.as_ref()) {
                     return Some(price.cost(usage));
                 }
             }
         }
         #[cfg(feature = "cost")]
         for model in models.into_iter().flatten() {
-            if let Some(cost) = self.bundled.cost(provider, model, usage, now) {
+            let name = match model {
+                Cow::Borrowed(name) => Some(*name),
+                Cow::Owned(_) => None,
+            };
+            let recent = name.zip(recent.map(|r| &r.lookups));
+            if let Some(cost) = self.bundled.cost(provider, model, usage, now, recent) {
                 return Some(cost);
             }
         }
         #[cfg(not(feature = "cost"))]
-        let _ = now;
+        let _ = (now, recent);
         let model = response_model.or(request_model)?;
         self.warn_unknown(provider, model);
         None
@@ -179,9 +204,10 @@ mod tests {
             table.cost(
                 Some("openai"),
                 None,
-                Some("gpt-4o-mini"),
+                Some(&Cow::Borrowed("gpt-4o-mini")),
                 &usage,
-                SystemTime::now()
+                SystemTime::now(),
+                None,
             ),
             Some(1.0)
         );
@@ -192,13 +218,15 @@ mod tests {
     fn bundled_prices_and_unknown_models() {
         let table = PriceTable::default();
         let usage = Usage::new(1_000_000, 1_000_000);
+        let recent = RecentPrices::new();
         let cost = table
             .cost(
                 Some("openai"),
-                Some("gpt-4o-mini-2024-07-18"),
-                Some("gpt-4o-mini"),
+                Some(&Cow::Borrowed("gpt-4o-mini-2024-07-18")),
+                Some(&Cow::Borrowed("gpt-4o-mini")),
                 &usage,
                 SystemTime::now(),
+                Some(&recent),
             )
             .expect("gpt-4o-mini is in the database");
         assert!(cost > 0.05 && cost < 5.0, "{cost}");
@@ -206,9 +234,10 @@ mod tests {
             table.cost(
                 Some("openai"),
                 None,
-                Some("my-fine-tune-xyz"),
+                Some(&Cow::Owned("my-fine-tune-xyz".to_owned())),
                 &usage,
-                SystemTime::now()
+                SystemTime::now(),
+                Some(&recent),
             ),
             None
         );

@@ -5,7 +5,6 @@
 //! and never needs the application's runtime (so `init` works inside, outside, or on a
 //! current-thread runtime, and shutdown cannot deadlock on the caller's executor).
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -120,17 +119,15 @@ impl StripedCounter {
 #[inline]
 fn stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    STRIPE
-        .try_with(|s| {
-            if s.get() == usize::MAX {
-                s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
-            }
-            s.get()
-        })
-        .unwrap_or(0)
+    // Kept in the thread's cache as its sink slot.
+    crate::span::local::with(|local| {
+        let s = &local.sink_slot;
+        if s.get() == usize::MAX {
+            s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        }
+        s.get()
+    })
+    .unwrap_or(0)
 }
 
 pub(crate) struct Pipeline {

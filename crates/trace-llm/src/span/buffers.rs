@@ -8,7 +8,6 @@
 //! chunks; spans fill them; the application's thread never waits on the allocator for them
 //! (BENCHMARKS.md has the measurement that motivated it).
 
-use std::cell::RefCell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -40,38 +39,40 @@ const POOL_MAX: usize = 4096;
 /// Buffers a thread takes from the shared pool at once.
 const CHUNK: usize = 64;
 
-#[derive(Default)]
-struct Buffers {
+/// Buffers of each kind: the shared pool, and each thread's chunk of it (in its cache,
+/// `local`).
+pub(crate) struct Buffers {
     attributes: Vec<Vec<KeyValue>>,
     ids: Vec<String>,
     reasons: Vec<Vec<StringValue>>,
 }
 
-static SHARED: Mutex<Buffers> = Mutex::new(Buffers {
-    attributes: Vec::new(),
-    ids: Vec::new(),
-    reasons: Vec::new(),
-});
-
-thread_local! {
-    static LOCAL: RefCell<Buffers> = RefCell::new(Buffers::default());
+impl Buffers {
+    pub(crate) const fn new() -> Buffers {
+        Buffers {
+            attributes: Vec::new(),
+            ids: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
 }
+
+static SHARED: Mutex<Buffers> = Mutex::new(Buffers::new());
 
 /// Takes a buffer from this thread's cache, refilled from the shared pool, or allocates one.
 fn take<T>(pick: fn(&mut Buffers) -> &mut Vec<T>, fresh: impl FnOnce() -> T) -> T {
-    let cached = LOCAL
-        .try_with(|local| {
-            let mut local = local.borrow_mut();
-            if pick(&mut local).is_empty() {
-                let mut shared = lock(&SHARED);
-                let pool = pick(&mut shared);
-                let start = pool.len() - pool.len().min(CHUNK);
-                pick(&mut local).extend(pool.drain(start..));
-            }
-            pick(&mut local).pop()
-        })
-        .ok()
-        .flatten();
+    let cached = super::local::with(|local| {
+        let mut local = local.buffers.try_borrow_mut().ok()?;
+        if pick(&mut local).is_empty() {
+            let mut shared = lock(&SHARED);
+            let pool = pick(&mut shared);
+            let start = pool.len() - pool.len().min(CHUNK);
+            pick(&mut local).extend(pool.drain(start..));
+        }
+        pick(&mut local).pop()
+    })
+    .ok()
+    .flatten();
     cached.unwrap_or_else(fresh)
 }
 

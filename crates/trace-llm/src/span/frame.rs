@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::mem;
 use std::sync::Arc;
+use std::thread::AccessError;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
@@ -64,7 +65,7 @@ impl Frame {
             .as_ref()
             .is_none_or(|cx| cx.span().span_context().span_id() != span.span_id());
         if stale {
-            self.otel = Some(otel_context_with(span.clone()));
+            self.otel = Some(otel_context_with(span.clone())?);
         }
         self.otel.clone()
     }
@@ -207,8 +208,10 @@ impl OwnedFrame {
     }
 }
 
-thread_local! {
-    static CURRENT: RefCell<OwnedFrame> = const { RefCell::new(OwnedFrame::Empty) };
+/// Runs `f` with this thread's current frame (an error during thread teardown).
+#[inline]
+fn current<R>(f: impl FnOnce(&RefCell<OwnedFrame>) -> R) -> Result<R, AccessError> {
+    super::local::with(|local| f(&local.frame))
 }
 
 /// Exchanges `frame` with the thread's current frame.
@@ -216,7 +219,7 @@ thread_local! {
 pub(crate) fn swap(frame: &mut OwnedFrame) {
     // During thread teardown the thread-local may be gone: then there is no current frame to
     // exchange with, and the caller's frame simply stays where it is.
-    let _ = CURRENT.try_with(|cell| {
+    let _ = current(|cell| {
         if let Ok(mut current) = cell.try_borrow_mut() {
             mem::swap(&mut *current, frame);
         }
@@ -226,7 +229,7 @@ pub(crate) fn swap(frame: &mut OwnedFrame) {
 /// Exchanges `request` with the current frame's request context, leaving the span alone.
 #[inline]
 pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
-    let _ = CURRENT.try_with(|cell| {
+    let _ = current(|cell| {
         if let Ok(mut current) = cell.try_borrow_mut() {
             if current.is_empty() && request.is_none() {
                 return;
@@ -242,9 +245,25 @@ pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
     });
 }
 
-/// OpenTelemetry's current context, `span` over what is current now.
-fn otel_context_with(span: SpanContext) -> opentelemetry::Context {
-    opentelemetry::Context::map_current(|cx| cx.with_remote_span_context(span))
+/// Runs `f`, which uses OpenTelemetry's current context, unless this thread's cache is gone
+/// (thread teardown): OpenTelemetry's thread-local may be gone then too, and its access
+/// would panic. While the cache is alive, OpenTelemetry's is (see `local`).
+#[inline]
+fn with_otel<R>(f: impl FnOnce() -> R) -> Option<R> {
+    super::local::with(|_| f()).ok()
+}
+
+/// OpenTelemetry's current context, `span` over what is current now (`None` during thread
+/// teardown).
+fn otel_context_with(span: SpanContext) -> Option<opentelemetry::Context> {
+    with_otel(|| opentelemetry::Context::map_current(|cx| cx.with_remote_span_context(span)))
+}
+
+/// Makes OpenTelemetry's current context empty until the guard drops (nothing during
+/// thread teardown).
+#[cfg(feature = "tracing")]
+pub(crate) fn attach_empty_otel_context() -> Option<opentelemetry::ContextGuard> {
+    with_otel(|| opentelemetry::Context::new().attach())
 }
 
 /// OpenTelemetry's current context made to carry an entered frame's span, until dropped
@@ -265,7 +284,11 @@ impl Attached {
     fn to(frame: &mut OwnedFrame) -> Attached {
         Attached(match frame {
             OwnedFrame::Empty | OwnedFrame::Bare(_) => None,
-            OwnedFrame::Boxed(frame) => frame.otel_context().map(opentelemetry::Context::attach),
+            // Built (or checked) and attached while the thread's cache, and with it
+            // OpenTelemetry's, is alive.
+            OwnedFrame::Boxed(frame) => {
+                with_otel(|| frame.otel_context().map(opentelemetry::Context::attach)).flatten()
+            }
         })
     }
 }
@@ -311,15 +334,16 @@ impl Drop for Entered<'_> {
 #[cfg(feature = "tracing")]
 /// A frame entered by one callback and left by another (a `tracing` span's enter and
 /// exit), with what it replaced.
-struct EnteredByKey {
+pub(crate) struct EnteredByKey {
     key: u64,
     previous: OwnedFrame,
     attached: Attached,
 }
 
 #[cfg(feature = "tracing")]
-thread_local! {
-    static ENTERED: RefCell<Vec<EnteredByKey>> = const { RefCell::new(Vec::new()) };
+/// Runs `f` with this thread's stack of keyed entries (an error during thread teardown).
+fn entered<R>(f: impl FnOnce(&RefCell<Vec<EnteredByKey>>) -> R) -> Result<R, AccessError> {
+    super::local::with(|local| f(&local.entered))
 }
 
 #[cfg(feature = "tracing")]
@@ -333,7 +357,7 @@ pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
         attached,
     };
     let mut pending = Some(entry);
-    let _ = ENTERED.try_with(|stack| {
+    let _ = entered(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
             stack.extend(pending.take());
         }
@@ -350,21 +374,20 @@ pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
 /// before it is current again; left out of order (an outer span left before an inner
 /// one), the inner one's exit will restore the frame before the outer one.
 pub(crate) fn leave_keyed(key: u64) {
-    let removed = ENTERED
-        .try_with(|stack| {
-            let mut stack = stack.try_borrow_mut().ok()?;
-            let index = stack.iter().rposition(|e| e.key == key)?;
-            let mut entry = stack.remove(index);
-            if let Some(above) = stack.get_mut(index) {
-                // `above` replaced this key's frame; it restores what this key replaced.
-                mem::swap(&mut above.previous, &mut entry.previous);
-                Some((entry, false))
-            } else {
-                Some((entry, true))
-            }
-        })
-        .ok()
-        .flatten();
+    let removed = entered(|stack| {
+        let mut stack = stack.try_borrow_mut().ok()?;
+        let index = stack.iter().rposition(|e| e.key == key)?;
+        let mut entry = stack.remove(index);
+        if let Some(above) = stack.get_mut(index) {
+            // `above` replaced this key's frame; it restores what this key replaced.
+            mem::swap(&mut above.previous, &mut entry.previous);
+            Some((entry, false))
+        } else {
+            Some((entry, true))
+        }
+    })
+    .ok()
+    .flatten();
     match removed {
         Some((mut entry, true)) => {
             leave(&mut entry.previous, entry.attached);
@@ -381,39 +404,36 @@ pub(crate) fn leave_keyed(key: u64) {
 /// Reads the current frame.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|cell| cell.try_borrow().ok().map(|current| current.read(f)))
+    current(|cell| cell.try_borrow().ok().map(|current| current.read(f)))
         .ok()
         .flatten()
 }
 
 /// Runs `f` on the state of the current span, if it is a recording trace-llm span.
 pub(crate) fn with_current_state<R>(f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|cell| {
-            let mut current = cell.try_borrow_mut().ok()?;
-            current.boxed_mut()?.state.as_deref_mut().map(f)
-        })
-        .ok()
-        .flatten()
+    current(|cell| {
+        let mut current = cell.try_borrow_mut().ok()?;
+        current.boxed_mut()?.state.as_deref_mut().map(f)
+    })
+    .ok()
+    .flatten()
 }
 
 /// Runs `f` on the current frame, after giving a boxed frame's span its tally: it is
 /// created when something first needs to add to it, so leaf spans never allocate one (a
 /// bare span adds nothing up).
 fn with_current_tallied<R>(f: impl FnOnce(&OwnedFrame) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|cell| {
-            let mut current = cell.try_borrow_mut().ok()?;
-            if let Some(frame) = current.boxed_mut() {
-                if frame.span.is_some() && frame.tally.is_none() {
-                    frame.tally = Some(reuse::tally());
-                }
+    current(|cell| {
+        let mut current = cell.try_borrow_mut().ok()?;
+        if let Some(frame) = current.boxed_mut() {
+            if frame.span.is_some() && frame.tally.is_none() {
+                frame.tally = Some(reuse::tally());
             }
-            Some(f(&current))
-        })
-        .ok()
-        .flatten()
+        }
+        Some(f(&current))
+    })
+    .ok()
+    .flatten()
 }
 
 /// The current span's tally and the current request context: what a span starting now
@@ -481,40 +501,41 @@ impl ParentFacts {
 // Always inlined into `begin`, its one caller, so the facts stay in registers.
 #[inline(always)]
 pub(crate) fn peek_parent() -> ParentFacts {
-    let peeked = CURRENT
-        .try_with(|cell| {
-            let current = cell.try_borrow().ok()?;
-            Some(match &*current {
-                OwnedFrame::Empty => None,
-                // A bare frame is an unsampled root: what starts under it takes its decision
-                // (and is off), whatever was made current in OpenTelemetry's context since,
-                // so it needs no look there.
-                OwnedFrame::Bare(ids) => Some((
+    // Without the thread's cache (thread teardown) OpenTelemetry's context is not read
+    // either (see `with_otel`): no parent.
+    let Ok(peeked) = current(|cell| {
+        let current = cell.try_borrow().ok()?;
+        Some(match &*current {
+            OwnedFrame::Empty => None,
+            // A bare frame is an unsampled root: what starts under it takes its decision
+            // (and is off), whatever was made current in OpenTelemetry's context since,
+            // so it needs no look there.
+            OwnedFrame::Bare(ids) => Some((
+                ParentFacts {
+                    trace_id: Some(ids.trace_id),
+                    ..ParentFacts::default()
+                },
+                None,
+            )),
+            OwnedFrame::Boxed(f) => match &f.span {
+                Some(span) => Some((
+                    ParentFacts::of(span, f.request.is_some()),
+                    Some(span.span_id()),
+                )),
+                None => Some((
                     ParentFacts {
-                        trace_id: Some(ids.trace_id),
+                        has_request: f.request.is_some(),
                         ..ParentFacts::default()
                     },
                     None,
                 )),
-                OwnedFrame::Boxed(f) => match &f.span {
-                    Some(span) => Some((
-                        ParentFacts::of(span, f.request.is_some()),
-                        Some(span.span_id()),
-                    )),
-                    None => Some((
-                        ParentFacts {
-                            has_request: f.request.is_some(),
-                            ..ParentFacts::default()
-                        },
-                        None,
-                    )),
-                },
-            })
+            },
         })
-        .ok()
-        .flatten()
-        .flatten();
-    match peeked {
+    }) else {
+        return ParentFacts::default();
+    };
+    // The cache is alive, and so OpenTelemetry's context: it may be read below.
+    match peeked.flatten() {
         Some((facts, own))
             if facts.trace_id.is_some() && !own.is_some_and(foreign_span_entered_since) =>
         {
@@ -567,14 +588,13 @@ pub(crate) fn parent_context(facts: &ParentFacts) -> Option<SpanContext> {
     if facts.foreign {
         return otel_current_parent();
     }
-    CURRENT
-        .try_with(|cell| match &*cell.try_borrow().ok()? {
-            OwnedFrame::Empty => None,
-            OwnedFrame::Bare(ids) => Some(ids.span_context()),
-            OwnedFrame::Boxed(f) => f.span.clone(),
-        })
-        .ok()
-        .flatten()
+    current(|cell| match &*cell.try_borrow().ok()? {
+        OwnedFrame::Empty => None,
+        OwnedFrame::Bare(ids) => Some(ids.span_context()),
+        OwnedFrame::Boxed(f) => f.span.clone(),
+    })
+    .ok()
+    .flatten()
 }
 
 /// The span context of the current `opentelemetry::Context`, if it holds a valid one: an

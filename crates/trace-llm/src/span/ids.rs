@@ -1,17 +1,11 @@
 //! Trace and span ids from a per-thread wyrand generator: no locks, no syscalls, no
 //! allocation. Seeded once per thread from std's randomly keyed hasher.
 
-use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::trace::{SpanId, TraceId};
-
-thread_local! {
-    // Const-initialised (seeded on first use): an access is a plain thread-local load, with
-    // no lazy-initialisation check.
-    static STATE: Cell<u64> = const { Cell::new(0) };
-}
 
 #[cold]
 fn seed() -> u64 {
@@ -21,28 +15,41 @@ fn seed() -> u64 {
     hasher.finish()
 }
 
-#[inline]
-fn next_u64() -> u64 {
-    STATE
-        .try_with(|s| {
-            let mut x = s.get();
-            if x == 0 {
-                x = seed();
-            }
-            let x = x.wrapping_add(0xa076_1d64_78bd_642f);
-            s.set(x);
+/// The next `N` numbers of this thread's generator (one access to the thread's cache).
+#[inline(always)]
+fn next<const N: usize>() -> [u64; N] {
+    // The state lives in the thread's cache (`local`), seeded on first use (0: not yet).
+    super::local::with(|local| {
+        let state = &local.ids;
+        let mut x = state.get();
+        if x == 0 {
+            x = seed();
+        }
+        let out = std::array::from_fn(|_| {
+            x = x.wrapping_add(0xa076_1d64_78bd_642f);
             let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
             ((t >> 64) as u64) ^ (t as u64)
-        })
-        // Thread-local storage is gone only during thread teardown; any non-zero id will do.
-        .unwrap_or(0x9e37_79b9_7f4a_7c15)
+        });
+        state.set(x);
+        out
+    })
+    .unwrap_or_else(|_| std::array::from_fn(|_| teardown_u64()))
+}
+
+/// Ids for spans started after the thread's cache is gone (other thread-locals' destructors
+/// during thread teardown): still random, from a fresh seed each.
+#[cold]
+fn teardown_u64() -> u64 {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    seed() ^ CALLS.fetch_add(1, Ordering::Relaxed).rotate_left(32)
 }
 
 /// A random, valid (non-zero) trace id.
 #[inline]
 pub(crate) fn new_trace_id() -> TraceId {
     loop {
-        let id = (u128::from(next_u64()) << 64) | u128::from(next_u64());
+        let [high, low] = next();
+        let id = (u128::from(high) << 64) | u128::from(low);
         if id != 0 {
             return TraceId::from(id);
         }
@@ -53,7 +60,7 @@ pub(crate) fn new_trace_id() -> TraceId {
 #[inline]
 pub(crate) fn new_span_id() -> SpanId {
     loop {
-        let id = next_u64();
+        let [id] = next();
         if id != 0 {
             return SpanId::from(id);
         }

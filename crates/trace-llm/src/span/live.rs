@@ -352,7 +352,7 @@ pub(crate) fn begin_under(
             let mut empty = OwnedFrame::Empty;
             frame::in_frame(&mut empty, || {
                 // Neither OpenTelemetry's current span.
-                let _none = opentelemetry::Context::new().attach();
+                let _none = frame::attach_empty_otel_context();
                 begin(operation, describe)
             })
         }
@@ -541,9 +541,9 @@ fn apply_request_context(state: &mut SpanState, request: &RequestData) {
 fn span_name(meta: &'static Meta, model: Option<&Cow<'static, str>>) -> Cow<'static, str> {
     match model {
         Some(Cow::Borrowed(model)) if meta.name_from_model => {
-            crate::intern::intern_joined_static(meta.name, model)
+            super::local::intern_joined_static(meta.name, model)
         }
-        Some(model) if meta.name_from_model => crate::intern::intern_joined(meta.name, model),
+        Some(model) if meta.name_from_model => super::local::intern_joined(meta.name, model),
         _ => Cow::Borrowed(meta.name),
     }
 }

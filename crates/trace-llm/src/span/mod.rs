@@ -9,6 +9,7 @@ pub(crate) mod ids;
 mod live;
 #[cfg(test)]
 mod live_tests;
+pub(crate) mod local;
 pub(crate) mod record;
 pub(crate) mod request;
 pub(crate) mod reuse;

@@ -292,7 +292,7 @@ impl ResponseRecorder<'_> {
     pub fn model(&mut self, model: &str) {
         let data = &mut self.state.response;
         if data.model.is_none() && !model.is_empty() {
-            data.model = Some(crate::intern::intern(model));
+            data.model = Some(super::local::intern(model));
         }
     }
 
@@ -313,7 +313,7 @@ impl ResponseRecorder<'_> {
             reasons.reserve_exact(choice_index + 1 - reasons.len());
             reasons.resize(choice_index + 1, StringValue::from(""));
         }
-        reasons[choice_index] = StringValue::from(crate::intern::intern_reason(reason));
+        reasons[choice_index] = StringValue::from(super::local::intern_reason(reason));
     }
 
     /// Token usage; fields set here replace earlier values (streams report running totals).

@@ -6,41 +6,36 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::thread::LocalKey;
 
 use super::SpanState;
+use super::local::Local;
 use super::tally::Tally;
 use crate::span::frame::Frame;
 
 /// Boxes (and tallies) a thread keeps for reuse: enough for deep nesting in a loop.
 const KEEP: usize = 16;
 
-thread_local! {
-    // Boxes on purpose: the point is to keep the allocations themselves.
-    #[allow(clippy::vec_box)]
-    static STATES: RefCell<Vec<Box<SpanState>>> = const { RefCell::new(Vec::new()) };
-    static TALLIES: RefCell<Vec<Arc<Tally>>> = const { RefCell::new(Vec::new()) };
-    #[allow(clippy::vec_box)]
-    static FRAMES: RefCell<Vec<Box<Frame>>> = const { RefCell::new(Vec::new()) };
-}
+/// Picks one of the thread's stacks of spares from its cache (`local`).
+type Spares<T> = fn(&Local) -> &RefCell<Vec<T>>;
 
-/// One of the per-thread stacks of spares.
-type Spares<T> = LocalKey<RefCell<Vec<T>>>;
+const STATES: Spares<Box<SpanState>> = |local| &local.spare_states;
+const TALLIES: Spares<Arc<Tally>> = |local| &local.spare_tallies;
+const FRAMES: Spares<Box<Frame>> = |local| &local.spare_frames;
 
 /// A spare from this thread's stack, if it has one.
 #[inline]
-fn take<T: 'static>(spares: &'static Spares<T>) -> Option<T> {
-    spares
-        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+fn take<T>(spares: Spares<T>) -> Option<T> {
+    super::local::with(|local| spares(local).try_borrow_mut().ok()?.pop())
         .ok()
         .flatten()
 }
 
 /// Keeps `item` on this thread's stack, unless it is full (then `item` is dropped).
 #[inline]
-fn keep<T: 'static>(spares: &'static Spares<T>, item: T) {
-    let _ = spares.try_with(|spare| {
-        if let Ok(mut spare) = spare.try_borrow_mut() {
+fn keep<T>(spares: Spares<T>, item: T) {
+    // During thread teardown `item` is dropped with the closure.
+    let _ = super::local::with(|local| {
+        if let Ok(mut spare) = spares(local).try_borrow_mut() {
             if spare.len() < KEEP {
                 spare.push(item);
             }
@@ -51,7 +46,7 @@ fn keep<T: 'static>(spares: &'static Spares<T>, item: T) {
 /// `frame` in a box, reusing an emptied one from this thread.
 #[inline]
 pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
-    match take(&FRAMES) {
+    match take(FRAMES) {
         Some(mut boxed) => {
             // Spare boxes hold `Frame::EMPTY` (see `release_frame`): nothing to drop, so
             // forgetting the old value leaks nothing.
@@ -73,12 +68,12 @@ pub(crate) fn boxed_frame(frame: Frame) -> Box<Frame> {
 #[inline]
 pub(crate) fn release_frame(mut frame: Box<Frame>) {
     *frame = Frame::EMPTY;
-    keep(&FRAMES, frame);
+    keep(FRAMES, frame);
 }
 
 /// `state` in a box, reusing one a finished span left on this thread.
 pub(crate) fn boxed(state: SpanState) -> Box<SpanState> {
-    match take(&STATES) {
+    match take(STATES) {
         Some(mut boxed) => {
             // The response's scratch vector stays on this thread (its entries were moved
             // into the exported attributes): keeping it saves an allocation per span.
@@ -95,12 +90,12 @@ pub(crate) fn boxed(state: SpanState) -> Box<SpanState> {
 
 /// Keeps a finished span's box for the next span on this thread.
 pub(crate) fn release_state(state: Box<SpanState>) {
-    keep(&STATES, state);
+    keep(STATES, state);
 }
 
 /// A zeroed tally, reusing one whose span ended on this thread.
 pub(crate) fn tally() -> Arc<Tally> {
-    take(&TALLIES).unwrap_or_default()
+    take(TALLIES).unwrap_or_default()
 }
 
 /// Keeps a finished span's tally for reuse, if nothing else holds it any more (a child
@@ -110,7 +105,7 @@ pub(crate) fn release_tally(mut tally: Arc<Tally>) {
         return;
     };
     *inner = Tally::default();
-    keep(&TALLIES, tally);
+    keep(TALLIES, tally);
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ impl SpanState {
 
     pub(crate) fn set_request_model(&mut self, model: &str) {
         if self.request_model.is_none() && !model.is_empty() {
-            let model = crate::intern::intern(model);
+            let model = super::local::intern(model);
             self.request_model = Some(model.clone());
             self.push_attr(sc::GEN_AI_REQUEST_MODEL, model);
         }
@@ -342,13 +342,17 @@ impl SpanState {
         if !self.operation.is_inference() || usage.is_empty() {
             return Subtotal::default();
         }
-        let cost = self.core.settings.prices.cost(
-            self.provider.as_deref(),
-            self.response.model.as_deref(),
-            self.request_model.as_deref(),
-            usage,
-            now,
-        );
+        let price = |recent: Option<&crate::cost::RecentPrices>| {
+            self.core.settings.prices.cost(
+                self.provider.as_deref(),
+                self.response.model.as_ref(),
+                self.request_model.as_ref(),
+                usage,
+                now,
+                recent,
+            )
+        };
+        let cost = super::local::with(|l| price(Some(&l.prices))).unwrap_or_else(|_| price(None));
         Subtotal {
             input_tokens: usage.input_tokens.unwrap_or(0),
             output_tokens: usage.output_tokens.unwrap_or(0),

@@ -9,9 +9,9 @@ pub(crate) mod messages;
 use serde_json::Value;
 
 use super::{GenAiChunk, GenAiRequest, GenAiResponse, RequestRecorder, ResponseRecorder};
-use crate::intern::intern;
 use crate::semconv as sc;
 use crate::span::Operation;
+use crate::span::local::intern;
 
 /// `Value::pointer` without its two string copies per segment (our paths have no `~`
 /// escapes); a numeric segment indexes an array.

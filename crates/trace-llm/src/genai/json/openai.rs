@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::messages;
 use super::{Entries, as_int, as_text, at, entry, openai_flavoured, text};
 use crate::genai::{ResponseRecorder, Usage};
-use crate::intern::intern;
 use crate::semconv as sc;
+use crate::span::local::intern;
 
 /// A choice's index (its position when it does not say) and finish reason.
 pub(super) fn choice_index_and_reason(position: usize, choice: &Value) -> (usize, Option<&str>) {
