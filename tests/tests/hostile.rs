@@ -615,3 +615,29 @@ fn spans_started_while_a_thread_tears_down_keep_distinct_ids() {
     assert_eq!(spans.len(), 3, "{spans:?}");
     assert_unique(&spans);
 }
+
+thread_local! {
+    static FIRST_TRACED_ON_DROP: std::cell::RefCell<TracesOnDrop> =
+        const { std::cell::RefCell::new(TracesOnDrop(None)) };
+}
+
+#[test]
+fn a_first_traced_call_after_opentelemetrys_context_is_gone_is_exported() {
+    let h = Harness::new();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Destroyed in reverse order: OpenTelemetry's context first, then this destructor,
+        // which makes the thread's first trace-llm calls.
+        FIRST_TRACED_ON_DROP.with(|t| t.borrow_mut().0 = Some(done));
+        opentelemetry::Context::map_current(|_| ());
+    })
+    .join()
+    .expect("a traced call after OpenTelemetry's context is gone must not panic");
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the destructor ran");
+    h.guard().force_flush().expect("flush");
+    let spans = h.spans();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert_unique(&spans);
+}

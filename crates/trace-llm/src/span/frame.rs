@@ -17,6 +17,7 @@ use std::thread::AccessError;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
 use super::SpanState;
+use super::local::Local;
 use super::request::RequestData;
 use super::reuse;
 use super::tally::Tally;
@@ -58,6 +59,7 @@ impl Frame {
     }
 
     /// The OpenTelemetry context to make current with this frame: none without a span.
+    /// Callers check first that OpenTelemetry's context may be used (see `with_otel`).
     fn otel_context(&mut self) -> Option<opentelemetry::Context> {
         let span = self.span.as_ref()?;
         let stale = self
@@ -65,7 +67,7 @@ impl Frame {
             .as_ref()
             .is_none_or(|cx| cx.span().span_context().span_id() != span.span_id());
         if stale {
-            self.otel = Some(otel_context_with(span.clone())?);
+            self.otel = Some(otel_context_with(span.clone()));
         }
         self.otel.clone()
     }
@@ -159,7 +161,7 @@ impl OwnedFrame {
                 if frame.state.is_some() && frame.tally.is_none() {
                     frame.tally = Some(reuse::tally());
                 }
-                let _ = frame.otel_context();
+                let _ = with_otel(|| frame.otel_context());
                 OwnedFrame::Boxed(reuse::boxed_frame(frame.share()))
             }
         }
@@ -219,11 +221,15 @@ fn current<R>(f: impl FnOnce(&RefCell<OwnedFrame>) -> R) -> Result<R, AccessErro
 pub(crate) fn swap(frame: &mut OwnedFrame) {
     // During thread teardown the thread-local may be gone: then there is no current frame to
     // exchange with, and the caller's frame simply stays where it is.
-    let _ = current(|cell| {
-        if let Ok(mut current) = cell.try_borrow_mut() {
-            mem::swap(&mut *current, frame);
-        }
-    });
+    let _ = super::local::with(|local| swap_in(local, frame));
+}
+
+/// Exchanges `frame` with the current frame kept in `local`.
+#[inline]
+fn swap_in(local: &Local, frame: &mut OwnedFrame) {
+    if let Ok(mut current) = local.frame.try_borrow_mut() {
+        mem::swap(&mut *current, frame);
+    }
 }
 
 /// Exchanges `request` with the current frame's request context, leaving the span alone.
@@ -247,16 +253,19 @@ pub(crate) fn swap_request(request: &mut Option<Arc<RequestData>>) {
 
 /// Runs `f`, which uses OpenTelemetry's current context, unless this thread's cache is gone
 /// (thread teardown): OpenTelemetry's thread-local may be gone then too, and its access
-/// would panic. While the cache is alive, OpenTelemetry's is (see `local`).
+/// would panic. While the cache is alive, OpenTelemetry's is, unless it was gone already
+/// when the cache was made (see `local`).
+#[cfg(feature = "tracing")]
 #[inline]
 fn with_otel<R>(f: impl FnOnce() -> R) -> Option<R> {
-    super::local::with(|_| f()).ok()
+    super::local::with(|local| local.otel.then(f))
+        .ok()
+        .flatten()
 }
 
-/// OpenTelemetry's current context, `span` over what is current now (`None` during thread
-/// teardown).
-fn otel_context_with(span: SpanContext) -> Option<opentelemetry::Context> {
-    with_otel(|| opentelemetry::Context::map_current(|cx| cx.with_remote_span_context(span)))
+/// OpenTelemetry's current context, `span` over what is current now.
+fn otel_context_with(span: SpanContext) -> opentelemetry::Context {
+    opentelemetry::Context::map_current(|cx| cx.with_remote_span_context(span))
 }
 
 /// Makes OpenTelemetry's current context empty until the guard drops (nothing during
@@ -280,15 +289,13 @@ impl Attached {
     /// span costs an allocation, and that path allocates nothing. Under it OpenTelemetry
     /// code sees the context of the code around it, which holds no span (a bare span has no
     /// parent), so a span started there by other code is a root it samples on its own.
+    ///
+    /// Only while OpenTelemetry's context may be used (see `with_otel`).
     #[inline]
     fn to(frame: &mut OwnedFrame) -> Attached {
         Attached(match frame {
             OwnedFrame::Empty | OwnedFrame::Bare(_) => None,
-            // Built (or checked) and attached while the thread's cache, and with it
-            // OpenTelemetry's, is alive.
-            OwnedFrame::Boxed(frame) => {
-                with_otel(|| frame.otel_context().map(opentelemetry::Context::attach)).flatten()
-            }
+            OwnedFrame::Boxed(frame) => frame.otel_context().map(opentelemetry::Context::attach),
         })
     }
 }
@@ -298,9 +305,18 @@ impl Attached {
 /// [`leave`], in reverse order (dropping the `Attached` first).
 #[inline]
 pub(crate) fn enter(frame: &mut OwnedFrame) -> Attached {
-    let attached = Attached::to(frame);
-    swap(frame);
-    attached
+    // One access to the thread's cache: whether OpenTelemetry's context may be used (see
+    // `with_otel`), and the exchange.
+    super::local::with(|local| {
+        let attached = if local.otel {
+            Attached::to(frame)
+        } else {
+            Attached(None)
+        };
+        swap_in(local, frame);
+        attached
+    })
+    .unwrap_or(Attached(None))
 }
 
 /// Undoes [`enter`]: `frame` holds the caller's frame and gets the entered one back.
@@ -503,39 +519,22 @@ impl ParentFacts {
 pub(crate) fn peek_parent() -> ParentFacts {
     // Without the thread's cache (thread teardown) OpenTelemetry's context is not read
     // either (see `with_otel`): no parent.
-    let Ok(peeked) = current(|cell| {
-        let current = cell.try_borrow().ok()?;
-        Some(match &*current {
-            OwnedFrame::Empty => None,
-            // A bare frame is an unsampled root: what starts under it takes its decision
-            // (and is off), whatever was made current in OpenTelemetry's context since,
-            // so it needs no look there.
-            OwnedFrame::Bare(ids) => Some((
-                ParentFacts {
-                    trace_id: Some(ids.trace_id),
-                    ..ParentFacts::default()
-                },
-                None,
-            )),
-            OwnedFrame::Boxed(f) => match &f.span {
-                Some(span) => Some((
-                    ParentFacts::of(span, f.request.is_some()),
-                    Some(span.span_id()),
-                )),
-                None => Some((
-                    ParentFacts {
-                        has_request: f.request.is_some(),
-                        ..ParentFacts::default()
-                    },
-                    None,
-                )),
-            },
-        })
-    }) else {
+    let Ok((peeked, otel)) = super::local::with(|local| (peek_frame(&local.frame), local.otel))
+    else {
         return ParentFacts::default();
     };
-    // The cache is alive, and so OpenTelemetry's context: it may be read below.
-    match peeked.flatten() {
+    let peeked = peeked.flatten();
+    // A bare parent's children need no look at OpenTelemetry's context (see `peek_frame`).
+    if let Some((facts, None)) = peeked {
+        if facts.trace_id.is_some() {
+            return facts;
+        }
+    }
+    if !otel {
+        return peeked.map_or_else(ParentFacts::default, |(facts, _)| facts);
+    }
+    // OpenTelemetry's context outlives the cache here: it may be read below.
+    match peeked {
         Some((facts, own))
             if facts.trace_id.is_some() && !own.is_some_and(foreign_span_entered_since) =>
         {
@@ -544,6 +543,39 @@ pub(crate) fn peek_parent() -> ParentFacts {
         Some((facts, _)) => foreign_parent_facts(facts.has_request),
         None => foreign_parent_facts(false),
     }
+}
+
+/// The facts of the current frame, and its span's id when it is a boxed one's; `None` when
+/// the frame is borrowed (read as no frame).
+#[inline(always)]
+fn peek_frame(cell: &RefCell<OwnedFrame>) -> Option<Option<(ParentFacts, Option<SpanId>)>> {
+    let current = cell.try_borrow().ok()?;
+    Some(match &*current {
+        OwnedFrame::Empty => None,
+        // A bare frame is an unsampled root: what starts under it takes its decision
+        // (and is off), whatever was made current in OpenTelemetry's context since,
+        // so it needs no look there.
+        OwnedFrame::Bare(ids) => Some((
+            ParentFacts {
+                trace_id: Some(ids.trace_id),
+                ..ParentFacts::default()
+            },
+            None,
+        )),
+        OwnedFrame::Boxed(f) => match &f.span {
+            Some(span) => Some((
+                ParentFacts::of(span, f.request.is_some()),
+                Some(span.span_id()),
+            )),
+            None => Some((
+                ParentFacts {
+                    has_request: f.request.is_some(),
+                    ..ParentFacts::default()
+                },
+                None,
+            )),
+        },
+    })
 }
 
 /// Whether OpenTelemetry's current context holds a span other than the current frame's

@@ -14,9 +14,10 @@
 //!   cache's initialiser touches it first, so that its destructor is registered earlier
 //!   and runs later (thread-local destructors run in reverse order of registration). Code
 //!   that reads OpenTelemetry's context does so only while the cache is alive, since that
-//!   context's own access panics once it is destroyed. (Not covered: a thread whose first
-//!   trace-llm call comes from another thread-local's destructor after OpenTelemetry's
-//!   context was destroyed.)
+//!   context's own access panics once it is destroyed. On a thread whose first trace-llm
+//!   call comes from another thread-local's destructor after OpenTelemetry's context was
+//!   destroyed, that first touch panics (caught); the cache then records that
+//!   OpenTelemetry's context is not to be read ([`Local::otel`]).
 //! - An access is a thread-local load and a state check.
 //!
 //! The caches of lower layers (interning, recent price lookups) are owned here and handed
@@ -57,11 +58,15 @@ pub(crate) struct Local {
     /// A number the sink gives each thread once (the pipeline's queue stripe); `usize::MAX`
     /// until then.
     pub(crate) sink_slot: Cell<usize>,
+    /// OpenTelemetry's context thread-local was alive when the cache was made, and so
+    /// outlives it: it may be read while the cache is alive.
+    pub(super) otel: bool,
 }
 
 impl Local {
-    const fn new() -> Local {
+    const fn new(otel: bool) -> Local {
         Local {
+            otel,
             frame: RefCell::new(OwnedFrame::Empty),
             #[cfg(feature = "tracing")]
             entered: RefCell::new(Vec::new()),
@@ -80,8 +85,8 @@ impl Local {
 thread_local! {
     static LOCAL: Local = {
         // Registers OpenTelemetry's context destructor before this one (see the module docs).
-        opentelemetry::Context::map_current(|_| ());
-        Local::new()
+        let touch = || opentelemetry::Context::map_current(|_| ());
+        Local::new(std::panic::catch_unwind(touch).is_ok())
     };
 }
 
