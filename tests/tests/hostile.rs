@@ -596,24 +596,31 @@ thread_local! {
         const { std::cell::RefCell::new(TracesOnDrop(None)) };
 }
 
-#[test]
-fn spans_started_while_a_thread_tears_down_keep_distinct_ids() {
+/// Runs `body` on a new thread, with the sender its `TracesOnDrop` signals once that
+/// destructor ran; returns how many spans were exported, after checking their ids differ.
+fn spans_of_a_thread_torn_down(body: impl FnOnce(mpsc::Sender<()>) + Send + 'static) -> usize {
     let h = Harness::new();
     let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Registered first, this destructor runs after trace-llm's per-thread cache is gone.
-        TRACES_ON_DROP.with(|t| t.borrow_mut().0 = Some(done));
-        lookup(json!({"rows": 0}));
-    })
-    .join()
-    .expect("a traced call during thread teardown must not panic");
+    std::thread::spawn(move || body(done))
+        .join()
+        .expect("traced calls during thread teardown must not panic");
     finished
         .recv_timeout(Duration::from_secs(10))
         .expect("the destructor ran");
     h.guard().force_flush().expect("flush");
     let spans = h.spans();
-    assert_eq!(spans.len(), 3, "{spans:?}");
     assert_unique(&spans);
+    spans.len()
+}
+
+#[test]
+fn spans_started_while_a_thread_tears_down_keep_distinct_ids() {
+    let exported = spans_of_a_thread_torn_down(|done| {
+        // Registered first, this destructor runs after trace-llm's per-thread cache is gone.
+        TRACES_ON_DROP.with(|t| t.borrow_mut().0 = Some(done));
+        lookup(json!({"rows": 0}));
+    });
+    assert_eq!(exported, 3);
 }
 
 thread_local! {
@@ -623,21 +630,11 @@ thread_local! {
 
 #[test]
 fn a_first_traced_call_after_opentelemetrys_context_is_gone_is_exported() {
-    let h = Harness::new();
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
+    let exported = spans_of_a_thread_torn_down(|done| {
         // Destroyed in reverse order: OpenTelemetry's context first, then this destructor,
         // which makes the thread's first trace-llm calls.
         FIRST_TRACED_ON_DROP.with(|t| t.borrow_mut().0 = Some(done));
         opentelemetry::Context::map_current(|_| ());
-    })
-    .join()
-    .expect("a traced call after OpenTelemetry's context is gone must not panic");
-    finished
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the destructor ran");
-    h.guard().force_flush().expect("flush");
-    let spans = h.spans();
-    assert_eq!(spans.len(), 2, "{spans:?}");
-    assert_unique(&spans);
+    });
+    assert_eq!(exported, 2);
 }
