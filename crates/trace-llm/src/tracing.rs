@@ -47,7 +47,7 @@ use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Key, KeyValue, Value};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::diag::{Hook, isolate};
 use crate::semconv as sc;
@@ -176,17 +176,9 @@ where
         if !crate::span::enabled() {
             return;
         }
-        // Events are built before a span's extensions are locked (see `SpanFields`).
         if let Some(parent) = event.parent() {
             if let Some(span) = ctx.span(parent) {
-                let built = SpanEvent::of(event);
-                if let Some(state) = span
-                    .extensions_mut()
-                    .get_mut::<Traced>()
-                    .and_then(|t| t.span.state_mut())
-                {
-                    built.add_to(state);
-                }
+                add_event(&span, event);
             }
             return;
         }
@@ -213,16 +205,8 @@ where
                 && traced.span_id() == current_frame
                 && traced.span.is_recording()
         });
-        if !records {
-            return;
-        }
-        let built = SpanEvent::of(event);
-        if let Some(state) = current
-            .extensions_mut()
-            .get_mut::<Traced>()
-            .and_then(|t| t.span.state_mut())
-        {
-            built.add_to(state);
+        if records {
+            add_event(&current, event);
         }
     }
 
@@ -252,6 +236,20 @@ where
             span.end();
             entry.release();
         }
+    }
+}
+
+/// Adds `event` to a span of the layer's own, with what it says about the status. Built
+/// before the span's extensions are locked: formatting its fields runs user code, which may
+/// itself log on this span.
+fn add_event<'a, R: LookupSpan<'a>>(span: &SpanRef<'a, R>, event: &Event<'_>) {
+    let built = SpanEvent::of(event);
+    if let Some(state) = span
+        .extensions_mut()
+        .get_mut::<Traced>()
+        .and_then(|t| t.span.state_mut())
+    {
+        built.add_to(state);
     }
 }
 

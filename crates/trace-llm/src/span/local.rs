@@ -96,18 +96,29 @@ pub(crate) fn with<R>(f: impl FnOnce(&Local) -> R) -> Result<R, AccessError> {
     LOCAL.try_with(f)
 }
 
+/// Runs `f` with this thread's cache, or with none during thread teardown (its uncached
+/// path): for the lower layers' functions that take their cache as an `Option`.
+#[inline]
+pub(crate) fn with_cache<R>(f: impl Fn(Option<&Local>) -> R) -> R {
+    with(|local| f(Some(local))).unwrap_or_else(|_| f(None))
+}
+
+/// This thread's interning cache, when there is one.
+#[inline]
+fn interned(local: Option<&Local>) -> Option<&crate::intern::Recent> {
+    local.map(|local| &local.interned)
+}
+
 /// `s` interned (see [`crate::intern::intern`]), through this thread's recent hits.
 #[inline]
 pub(crate) fn intern(s: &str) -> std::borrow::Cow<'static, str> {
-    with(|l| crate::intern::intern(Some(&l.interned), s))
-        .unwrap_or_else(|_| crate::intern::intern(None, s))
+    with_cache(|l| crate::intern::intern(interned(l), s))
 }
 
 /// A finish reason interned (see [`crate::intern::intern_reason`]).
 #[inline]
 pub(crate) fn intern_reason(s: &str) -> std::borrow::Cow<'static, str> {
-    with(|l| crate::intern::intern_reason(Some(&l.interned), s))
-        .unwrap_or_else(|_| crate::intern::intern_reason(None, s))
+    with_cache(|l| crate::intern::intern_reason(interned(l), s))
 }
 
 /// A span name joined and interned (see [`crate::intern::intern_joined_static`]).
@@ -116,15 +127,13 @@ pub(crate) fn intern_joined_static(
     prefix: &'static str,
     s: &'static str,
 ) -> std::borrow::Cow<'static, str> {
-    with(|l| crate::intern::intern_joined_static(Some(&l.interned), prefix, s))
-        .unwrap_or_else(|_| crate::intern::intern_joined_static(None, prefix, s))
+    with_cache(|l| crate::intern::intern_joined_static(interned(l), prefix, s))
 }
 
 /// A span name joined and interned (see [`crate::intern::intern_joined`]).
 #[inline]
 pub(crate) fn intern_joined(prefix: &str, s: &str) -> std::borrow::Cow<'static, str> {
-    with(|l| crate::intern::intern_joined(Some(&l.interned), prefix, s))
-        .unwrap_or_else(|_| crate::intern::intern_joined(None, prefix, s))
+    with_cache(|l| crate::intern::intern_joined(interned(l), prefix, s))
 }
 
 /// A `tracing` field's text value, shared with its previous value on this thread (see
@@ -132,6 +141,5 @@ pub(crate) fn intern_joined(prefix: &str, s: &str) -> std::borrow::Cow<'static, 
 #[cfg(feature = "tracing")]
 #[inline]
 pub(crate) fn field_value(field: &'static str, text: &str) -> opentelemetry::StringValue {
-    with(|l| crate::intern::field_value(Some(&l.interned), field, text))
-        .unwrap_or_else(|_| crate::intern::field_value(None, field, text))
+    with_cache(|l| crate::intern::field_value(interned(l), field, text))
 }

@@ -342,17 +342,16 @@ impl SpanState {
         if !self.operation.is_inference() || usage.is_empty() {
             return Subtotal::default();
         }
-        let price = |recent: Option<&crate::cost::RecentPrices>| {
+        let cost = super::local::with_cache(|local| {
             self.core.settings.prices.cost(
                 self.provider.as_deref(),
                 self.response.model.as_ref(),
                 self.request_model.as_ref(),
                 usage,
                 now,
-                recent,
+                local.map(|l| &l.prices),
             )
-        };
-        let cost = super::local::with(|l| price(Some(&l.prices))).unwrap_or_else(|_| price(None));
+        });
         Subtotal {
             input_tokens: usage.input_tokens.unwrap_or(0),
             output_tokens: usage.output_tokens.unwrap_or(0),
