@@ -317,7 +317,11 @@ fn made_current(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
 
 /// The same `tracing` spans (`#[tracing::instrument]` with ten fields, five recorded later)
 /// exported by `tracing-opentelemetry` into the SDK pipeline, and by
-/// `trace_llm::tracing::layer()` into trace-llm's; both exporters discard.
+/// `trace_llm::tracing::layer()` into trace-llm's; both exporters discard. Beside them, what
+/// bounds any layer from below: the same calls with the `tracing` registry alone (no layer,
+/// nothing exported), with a layer that only finds its per-span value in the registry on
+/// each callback (what every exporting layer does first), and one complete `#[trace_llm]`
+/// span for the same call (the work exporting a span adds, at trace-llm's cheapest).
 fn layer(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
     let ours = trace_llm_layer_dispatch();
     with_pipeline("layer/trace_llm_layer", 1.0, || {
@@ -325,6 +329,21 @@ fn layer(group: &mut BenchmarkGroup<'_, WallTime>, b: &Baselines<'_>) {
             group.bench_function("trace_llm_layer", |x| {
                 x.iter(|| tracing_chat(black_box(&REQUEST)))
             });
+        });
+    });
+    with_pipeline("layer/trace_llm_span", 1.0, || {
+        group.bench_function("trace_llm_span", |x| {
+            x.iter(|| traced_chat(black_box(&REQUEST)))
+        });
+    });
+    tracing::dispatcher::with_default(&registry_dispatch(), || {
+        group.bench_function("registry_only", |x| {
+            x.iter(|| tracing_chat(black_box(&REQUEST)))
+        });
+    });
+    tracing::dispatcher::with_default(&registry_slots_dispatch(), || {
+        group.bench_function("registry_slots", |x| {
+            x.iter(|| tracing_chat(black_box(&REQUEST)))
         });
     });
     let mark = sdk_mark();
@@ -392,7 +411,17 @@ const GROUPS: [(&str, &[&str]); 8] = [
     ),
     ("json", &["undecorated", "trace_llm", "otel_sdk"]),
     ("current", &["trace_llm", "otel_sdk"]),
-    ("layer", &["trace_llm_layer", "tracing_otel", "otel_sdk"]),
+    (
+        "layer",
+        &[
+            "trace_llm_layer",
+            "tracing_otel",
+            "otel_sdk",
+            "registry_only",
+            "registry_slots",
+            "trace_llm_span",
+        ],
+    ),
 ];
 
 fn main() {

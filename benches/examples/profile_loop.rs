@@ -11,7 +11,9 @@
 //! `off-async`, `on-async`; `plain-stream`, `off-stream`, `on-stream` (ten chunks);
 //! `off-nested`, `unsampled-nested`, `on-nested`, `sdk-nested` (four levels); `on-json` (a
 //! recorded OpenAI request and response as `serde_json::Value`); `on-layer` (the
-//! `#[tracing::instrument]` chat call through `trace_llm::tracing::layer()`); any of them
+//! `#[tracing::instrument]` chat call through `trace_llm::tracing::layer()`), `sdk-tracing`
+//! (the same through `tracing-opentelemetry`), `registry` and `registry-slots` (the same
+//! with the registry alone, and with a layer that only finds its value per span); any of them
 //! with `-threads2` runs on two threads at once (time per call on each thread). `off*` and
 //! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
 //! (drops mean the export thread did not keep up with the discarding exporter).
@@ -119,8 +121,12 @@ fn main() {
                 });
             })
         }
-        "registry" => {
-            let dispatch = tracing::Dispatch::new(tracing_subscriber::registry());
+        "registry" | "registry-slots" => {
+            let dispatch = if which == "registry" {
+                registry_dispatch()
+            } else {
+                registry_slots_dispatch()
+            };
             Box::new(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
                     black_box(tracing_chat(black_box(&REQUEST)));

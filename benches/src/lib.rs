@@ -614,6 +614,67 @@ pub fn trace_llm_layer_dispatch() -> tracing::Dispatch {
     tracing::Dispatch::new(tracing_subscriber::registry().with(trace_llm::tracing::layer()))
 }
 
+/// A `tracing` dispatcher with the registry alone: what every exporting layer sits on
+/// (span slots, the current-span stack, dispatch) before it does any work of its own.
+pub fn registry_dispatch() -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry())
+}
+
+/// A `tracing` dispatcher with the registry and a layer that only keeps a value per span
+/// in the registry's extensions and finds it again on each enter, record and close, as
+/// every exporting layer must: the least an exporting layer can cost.
+pub fn registry_slots_dispatch() -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    tracing::Dispatch::new(tracing_subscriber::registry().with(SlotsOnly))
+}
+
+/// The layer of [`registry_slots_dispatch`].
+struct SlotsOnly;
+
+/// What [`SlotsOnly`] keeps per span: how often it was found.
+struct Slot(u64);
+
+impl<S> tracing_subscriber::Layer<S> for SlotsOnly
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Slot(0));
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        _: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id)
+            && let Some(slot) = span.extensions_mut().get_mut::<Slot>()
+        {
+            slot.0 = black_box(slot.0 + 1);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            black_box(span.extensions().get::<Slot>().map(|slot| slot.0));
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            black_box(span.extensions_mut().remove::<Slot>());
+        }
+    }
+}
+
 /// A `tracing` dispatcher exporting through `tracing-opentelemetry` into the SDK above.
 pub fn tracing_dispatch(tracer: SdkTracer) -> tracing::Dispatch {
     use tracing_subscriber::layer::SubscriberExt as _;
