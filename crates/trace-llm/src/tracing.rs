@@ -216,12 +216,12 @@ where
         };
         let entry = span.extensions().get::<Traced>().map(|t| t.entry.copy());
         if let Some(entry) = entry {
-            frame::enter_keyed(id.into_u64(), entry);
+            crate::span::keyed::enter_keyed(id.into_u64(), entry);
         }
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        frame::leave_keyed(id.into_u64());
+        crate::span::keyed::leave_keyed(id.into_u64());
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {

@@ -21,6 +21,7 @@ use pin_project_lite::pin_project;
 use super::request::RequestContext;
 use crate::semconv as sc;
 use crate::span::frame::{self, OwnedFrame};
+use crate::span::parent;
 
 /// Baggage entries the W3C format allows; beyond it propagators drop entries.
 const MAX_BAGGAGE_ENTRIES: usize = 64;
@@ -49,7 +50,7 @@ pub fn inject<I: Injector>(carrier: &mut I) {
     let mut cx = opentelemetry::Context::new();
     // The innermost current span: trace-llm's, or one made current in OpenTelemetry's
     // context after it (a `tracing` span under `tracing-opentelemetry`).
-    let parent = frame::parent_context(&frame::peek_parent());
+    let parent = parent::parent_context(&parent::peek_parent());
     if let Some(parent) = parent.filter(SpanContext::is_valid) {
         cx = cx.with_remote_span_context(parent);
     }

@@ -212,7 +212,7 @@ impl OwnedFrame {
 
 /// Runs `f` with this thread's current frame (an error during thread teardown).
 #[inline]
-fn current<R>(f: impl FnOnce(&RefCell<OwnedFrame>) -> R) -> Result<R, AccessError> {
+pub(super) fn current<R>(f: impl FnOnce(&RefCell<OwnedFrame>) -> R) -> Result<R, AccessError> {
     super::local::with(|local| f(&local.frame))
 }
 
@@ -347,76 +347,6 @@ impl Drop for Entered<'_> {
     }
 }
 
-#[cfg(feature = "tracing")]
-/// A frame entered by one callback and left by another (a `tracing` span's enter and
-/// exit), with what it replaced.
-pub(crate) struct EnteredByKey {
-    key: u64,
-    previous: OwnedFrame,
-    attached: Attached,
-}
-
-#[cfg(feature = "tracing")]
-/// Runs `f` with this thread's stack of keyed entries (an error during thread teardown).
-fn entered<R>(f: impl FnOnce(&RefCell<Vec<EnteredByKey>>) -> R) -> Result<R, AccessError> {
-    super::local::with(|local| f(&local.entered))
-}
-
-#[cfg(feature = "tracing")]
-/// Makes `frame` current (as [`enter`] does) until [`leave_keyed`] is called with `key` on
-/// this thread.
-pub(crate) fn enter_keyed(key: u64, mut frame: OwnedFrame) {
-    let attached = enter(&mut frame);
-    let entry = EnteredByKey {
-        key,
-        previous: frame,
-        attached,
-    };
-    let mut pending = Some(entry);
-    let _ = entered(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.extend(pending.take());
-        }
-    });
-    if let Some(mut entry) = pending {
-        // No stack to remember it on (thread teardown): undo at once.
-        leave(&mut entry.previous, entry.attached);
-        entry.previous.release();
-    }
-}
-
-#[cfg(feature = "tracing")]
-/// Undoes the latest [`enter_keyed`] of `key` on this thread. Left in order, the frame
-/// before it is current again; left out of order (an outer span left before an inner
-/// one), the inner one's exit will restore the frame before the outer one.
-pub(crate) fn leave_keyed(key: u64) {
-    let removed = entered(|stack| {
-        let mut stack = stack.try_borrow_mut().ok()?;
-        let index = stack.iter().rposition(|e| e.key == key)?;
-        let mut entry = stack.remove(index);
-        if let Some(above) = stack.get_mut(index) {
-            // `above` replaced this key's frame; it restores what this key replaced.
-            mem::swap(&mut above.previous, &mut entry.previous);
-            Some((entry, false))
-        } else {
-            Some((entry, true))
-        }
-    })
-    .ok()
-    .flatten();
-    match removed {
-        Some((mut entry, true)) => {
-            leave(&mut entry.previous, entry.attached);
-            entry.previous.release();
-        }
-        Some((entry, false)) => {
-            drop(entry.attached);
-            entry.previous.release();
-        }
-        None => {}
-    }
-}
-
 /// Reads the current frame.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Frame) -> R) -> Option<R> {
@@ -475,171 +405,6 @@ pub(crate) fn capture() -> OwnedFrame {
     .unwrap_or_default()
 }
 
-/// What a span starting now needs to know of its parent to take its sampling decision, read
-/// without copying the parent's context (which only a recording span needs:
-/// [`parent_context`]).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ParentFacts {
-    /// The parent's trace id; `None` when the span starts a trace.
-    pub(crate) trace_id: Option<TraceId>,
-    /// Whether the parent is sampled.
-    pub(crate) sampled: bool,
-    /// Whether the parent carries a trace state for its children to pass on.
-    pub(crate) has_trace_state: bool,
-    /// Whether the current scope carries a request context.
-    pub(crate) has_request: bool,
-    /// The parent is OpenTelemetry's current span, not the current frame's.
-    pub(crate) foreign: bool,
-}
-
-impl ParentFacts {
-    /// Whether the parent is sampled, when there is one.
-    #[inline]
-    pub(crate) fn parent_sampled(&self) -> Option<bool> {
-        self.trace_id.map(|_| self.sampled)
-    }
-
-    fn of(cx: &SpanContext, has_request: bool) -> Self {
-        ParentFacts {
-            trace_id: Some(cx.trace_id()),
-            sampled: cx.is_sampled(),
-            has_trace_state: *cx.trace_state() != TraceState::NONE,
-            has_request,
-            foreign: false,
-        }
-    }
-}
-
-/// What a span started now would have as its parent (the current trace-llm span, or else
-/// whatever OpenTelemetry span is current), and whether the current scope carries a request
-/// context. Reads the frame without touching its shared parts, so that a span that turns
-/// out unsampled costs no reference counting and no copy.
-// Always inlined into `begin`, its one caller, so the facts stay in registers.
-#[inline(always)]
-pub(crate) fn peek_parent() -> ParentFacts {
-    // Without the thread's cache (thread teardown) OpenTelemetry's context is not read
-    // either (see `with_otel`): no parent.
-    let Ok((peeked, otel)) = super::local::with(|local| (peek_frame(&local.frame), local.otel))
-    else {
-        return ParentFacts::default();
-    };
-    let peeked = peeked.flatten();
-    // A bare parent's children need no look at OpenTelemetry's context (see `peek_frame`).
-    if let Some((facts, None)) = peeked {
-        if facts.trace_id.is_some() {
-            return facts;
-        }
-    }
-    if !otel {
-        return peeked.map_or_else(ParentFacts::default, |(facts, _)| facts);
-    }
-    // OpenTelemetry's context outlives the cache here: it may be read below.
-    match peeked {
-        Some((facts, own))
-            if facts.trace_id.is_some() && !own.is_some_and(foreign_span_entered_since) =>
-        {
-            facts
-        }
-        Some((facts, _)) => foreign_parent_facts(facts.has_request),
-        None => foreign_parent_facts(false),
-    }
-}
-
-/// The facts of the current frame, and its span's id when it is a boxed one's; `None` when
-/// the frame is borrowed (read as no frame).
-#[inline(always)]
-fn peek_frame(cell: &RefCell<OwnedFrame>) -> Option<Option<(ParentFacts, Option<SpanId>)>> {
-    let current = cell.try_borrow().ok()?;
-    Some(match &*current {
-        OwnedFrame::Empty => None,
-        // A bare frame is an unsampled root: what starts under it takes its decision
-        // (and is off), whatever was made current in OpenTelemetry's context since,
-        // so it needs no look there.
-        OwnedFrame::Bare(ids) => Some((
-            ParentFacts {
-                trace_id: Some(ids.trace_id),
-                ..ParentFacts::default()
-            },
-            None,
-        )),
-        OwnedFrame::Boxed(f) => match &f.span {
-            Some(span) => Some((
-                ParentFacts::of(span, f.request.is_some()),
-                Some(span.span_id()),
-            )),
-            None => Some((
-                ParentFacts {
-                    has_request: f.request.is_some(),
-                    ..ParentFacts::default()
-                },
-                None,
-            )),
-        },
-    })
-}
-
-/// Whether OpenTelemetry's current context holds a span other than the current frame's
-/// (`own`): one made current after the frame was entered (a `tracing` span entered through
-/// `tracing-opentelemetry`, `Tracer::in_span`, ...), which is then the innermost span. An
-/// entered boxed frame always attaches its own span, so any other span there came later.
-#[inline]
-fn foreign_span_entered_since(own: SpanId) -> bool {
-    opentelemetry::Context::map_current(|cx| {
-        cx.has_active_span() && {
-            let span = cx.span();
-            let span = span.span_context();
-            span.is_valid() && span.span_id() != own
-        }
-    })
-}
-
-/// The facts of the current OpenTelemetry span, when no trace-llm span is current.
-fn foreign_parent_facts(has_request: bool) -> ParentFacts {
-    // Asked as a yes or no first: the usual answer (no span there) then copies nothing out.
-    let parent = if opentelemetry::Context::map_current(|cx| cx.has_active_span()) {
-        otel_current_parent()
-    } else {
-        None
-    };
-    match parent {
-        Some(parent) => ParentFacts {
-            foreign: true,
-            ..ParentFacts::of(&parent, has_request)
-        },
-        None => ParentFacts {
-            has_request,
-            ..ParentFacts::default()
-        },
-    }
-}
-
-/// The context of the parent [`peek_parent`] found (`facts`, when it found one): for a span
-/// that records, or that passes on a trace state.
-pub(crate) fn parent_context(facts: &ParentFacts) -> Option<SpanContext> {
-    facts.trace_id?;
-    if facts.foreign {
-        return otel_current_parent();
-    }
-    current(|cell| match &*cell.try_borrow().ok()? {
-        OwnedFrame::Empty => None,
-        OwnedFrame::Bare(ids) => Some(ids.span_context()),
-        OwnedFrame::Boxed(f) => f.span.clone(),
-    })
-    .ok()
-    .flatten()
-}
-
-/// The span context of the current `opentelemetry::Context`, if it holds a valid one: an
-/// HTTP server span from other instrumentation, or a `tracing` span entered under
-/// `tracing-opentelemetry` (whose context activation, on by default, attaches it).
-fn otel_current_parent() -> Option<SpanContext> {
-    opentelemetry::Context::map_current(|cx| {
-        cx.has_active_span()
-            .then(|| cx.span().span_context().clone())
-            .filter(SpanContext::is_valid)
-    })
-}
-
 /// Runs `f` with the current frame replaced by `frame`, restoring it afterwards.
 #[inline]
 pub(crate) fn in_frame<R>(frame: &mut OwnedFrame, f: impl FnOnce() -> R) -> R {
@@ -676,17 +441,19 @@ impl Drop for Swapped<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn ids(n: u64) -> OwnedFrame {
+    /// A bare frame whose trace and span ids are `n`.
+    pub(in crate::span) fn ids(n: u64) -> OwnedFrame {
         OwnedFrame::Bare(BareIds {
             trace_id: TraceId::from(u128::from(n)),
             span_id: SpanId::from(n),
         })
     }
 
-    fn current_span_id() -> Option<SpanId> {
+    /// The id of the current frame's span.
+    pub(in crate::span) fn current_span_id() -> Option<SpanId> {
         with_current(|f| f.span.as_ref().map(SpanContext::span_id)).flatten()
     }
 
@@ -718,30 +485,6 @@ mod tests {
         assert!(caught.is_err());
         assert_eq!(current_span_id(), None);
         assert!(matches!(frame, OwnedFrame::Bare(_)));
-    }
-
-    #[cfg(feature = "tracing")]
-    #[test]
-    fn keyed_entries_restore_in_and_out_of_order() {
-        enter_keyed(1, ids(1));
-        enter_keyed(2, ids(2));
-        assert_eq!(current_span_id(), Some(SpanId::from(2)));
-        leave_keyed(2);
-        assert_eq!(current_span_id(), Some(SpanId::from(1)));
-        leave_keyed(1);
-        assert_eq!(current_span_id(), None);
-
-        // The outer one left first: the inner stays current until it is left, then what
-        // was current before both comes back.
-        enter_keyed(1, ids(1));
-        enter_keyed(2, ids(2));
-        leave_keyed(1);
-        assert_eq!(current_span_id(), Some(SpanId::from(2)));
-        leave_keyed(2);
-        assert_eq!(current_span_id(), None);
-        // Leaving a key never entered changes nothing.
-        leave_keyed(3);
-        assert_eq!(current_span_id(), None);
     }
 
     #[test]

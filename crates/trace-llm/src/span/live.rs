@@ -15,6 +15,7 @@ use super::state::SpanState;
 use super::value::{AttributeValue, StrValue};
 use crate::semconv as sc;
 use crate::span::frame::{self, BareIds, Entered, Frame, OwnedFrame};
+use crate::span::parent;
 use crate::span::request::RequestData;
 
 /// What a decorated function's attribute says, fixed at compile time. One `static` per
@@ -370,7 +371,7 @@ pub(crate) fn begin(
     let Some(core) = core::current() else {
         return LiveSpan::OFF;
     };
-    let parent = frame::peek_parent();
+    let parent = parent::peek_parent();
     let trace_id = parent.trace_id.unwrap_or_else(new_trace_id);
     let sampled = core
         .settings
@@ -414,12 +415,12 @@ fn begin_boxed(
     sampled: bool,
     records: bool,
     operation: Operation,
-    facts: frame::ParentFacts,
+    facts: parent::ParentFacts,
     trace_id: TraceId,
     describe: impl FnOnce(&mut SpanState) -> Cow<'static, str>,
 ) -> LiveSpan {
     // A root (most sampled spans) has no parent to read again.
-    let parent = frame::parent_context(&facts);
+    let parent = parent::parent_context(&facts);
     let trace_state = parent
         .as_ref()
         .map_or(TraceState::NONE, |p| p.trace_state().clone());

@@ -29,9 +29,9 @@ use std::thread::AccessError;
 
 use super::SpanState;
 use super::buffers::Buffers;
-#[cfg(feature = "tracing")]
-use super::frame::EnteredByKey;
 use super::frame::{Frame, OwnedFrame};
+#[cfg(feature = "tracing")]
+use super::keyed::EnteredByKey;
 use super::tally::Tally;
 
 /// What one thread keeps.

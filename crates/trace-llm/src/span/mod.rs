@@ -6,10 +6,13 @@ pub(crate) mod buffers;
 pub(crate) mod core;
 pub(crate) mod frame;
 pub(crate) mod ids;
+#[cfg(feature = "tracing")]
+pub(crate) mod keyed;
 mod live;
 #[cfg(test)]
 mod live_tests;
 pub(crate) mod local;
+pub(crate) mod parent;
 pub(crate) mod record;
 pub(crate) mod request;
 pub(crate) mod reuse;
