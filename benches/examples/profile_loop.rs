@@ -13,7 +13,9 @@
 //! recorded OpenAI request and response as `serde_json::Value`); `on-layer` (the
 //! `#[tracing::instrument]` chat call through `trace_llm::tracing::layer()`), `sdk-tracing`
 //! (the same through `tracing-opentelemetry`), `registry` and `registry-slots` (the same
-//! with the registry alone, and with a layer that only finds its value per span); any of them
+//! with the registry alone, and with a layer that only finds its value per span),
+//! `on-layer-bare` and `registry-slots-bare` (a `tracing` span with no fields, entered once,
+//! through the two); any of them
 //! with `-threads2` runs on two threads at once (time per call on each thread). `off*` and
 //! `plain*` never start the pipeline. Prints the time per call and the pipeline's counters
 //! (drops mean the export thread did not keep up with the discarding exporter).
@@ -110,6 +112,19 @@ fn main() {
             Box::new(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
                     black_box(tracing_chat(black_box(&REQUEST)));
+                });
+            })
+        }
+        "on-layer-bare" | "registry-slots-bare" => {
+            let dispatch = if which == "on-layer-bare" {
+                trace_llm_layer_dispatch()
+            } else {
+                registry_slots_dispatch()
+            };
+            Box::new(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let span = tracing::info_span!("bare");
+                    black_box(span.in_scope(|| black_box(1)));
                 });
             })
         }
