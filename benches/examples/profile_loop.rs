@@ -107,44 +107,28 @@ fn main() {
         "on-json" => Box::new(|| {
             black_box(traced_json_chat(black_box(&JSON.0), black_box(&JSON.1)));
         }),
-        "on-layer" => {
-            let dispatch = trace_llm_layer_dispatch();
-            Box::new(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    black_box(tracing_chat(black_box(&REQUEST)));
-                });
-            })
-        }
-        "on-layer-bare" | "registry-slots-bare" => {
-            let dispatch = if which == "on-layer-bare" {
-                trace_llm_layer_dispatch()
-            } else {
-                registry_slots_dispatch()
+        "on-layer"
+        | "sdk-tracing"
+        | "registry"
+        | "registry-slots"
+        | "on-layer-bare"
+        | "registry-slots-bare" => {
+            let dispatch = match which.trim_end_matches("-bare") {
+                "on-layer" => trace_llm_layer_dispatch(),
+                "sdk-tracing" => tracing_dispatch(tracer().clone()),
+                "registry" => registry_dispatch(),
+                _ => registry_slots_dispatch(),
             };
+            // The chat call with its ten fields, or a span with none entered once.
+            let bare = which.ends_with("-bare");
             Box::new(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
-                    let span = tracing::info_span!("bare");
-                    black_box(span.in_scope(|| black_box(1)));
-                });
-            })
-        }
-        "sdk-tracing" => {
-            let dispatch = tracing_dispatch(tracer().clone());
-            Box::new(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    black_box(tracing_chat(black_box(&REQUEST)));
-                });
-            })
-        }
-        "registry" | "registry-slots" => {
-            let dispatch = if which == "registry" {
-                registry_dispatch()
-            } else {
-                registry_slots_dispatch()
-            };
-            Box::new(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    black_box(tracing_chat(black_box(&REQUEST)));
+                    if bare {
+                        let span = tracing::info_span!("bare");
+                        black_box(span.in_scope(|| black_box(1)));
+                    } else {
+                        black_box(tracing_chat(black_box(&REQUEST)));
+                    }
                 });
             })
         }
