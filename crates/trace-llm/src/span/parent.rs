@@ -46,7 +46,7 @@ impl ParentFacts {
 /// whatever OpenTelemetry span is current), and whether the current scope carries a request
 /// context. Reads the frame without touching its shared parts, so that a span that turns
 /// out unsampled costs no reference counting and no copy.
-// Always inlined into `begin`, its one caller, so the facts stay in registers.
+// Always inlined, so that in `begin` (every span start) the facts stay in registers.
 #[inline(always)]
 pub(crate) fn peek_parent() -> ParentFacts {
     // Without the thread's cache (thread teardown) OpenTelemetry's context is not read
