@@ -326,12 +326,7 @@ fn full_queue_drops_and_counts() {
     const QUEUE: u64 = 8;
     let _serial = serial();
     let gated = Gated::default();
-    let guard = TracingConfig::default()
-        .with_span_exporter(gated.clone())
-        .batch_queue_size(QUEUE as usize)
-        .metrics(false)
-        .init()
-        .expect("init");
+    let guard = gated.init(QUEUE as usize);
     for n in 0..200 {
         tool(n);
     }
@@ -409,6 +404,18 @@ impl Default for Gated {
     }
 }
 
+impl Gated {
+    /// Starts tracing into this exporter with a `queue`-span queue (no metrics).
+    fn init(&self, queue: usize) -> trace_llm::TracingGuard {
+        TracingConfig::default()
+            .with_span_exporter(self.clone())
+            .batch_queue_size(queue)
+            .metrics(false)
+            .init()
+            .expect("init")
+    }
+}
+
 impl opentelemetry_sdk::trace::SpanExporter for Gated {
     async fn export(
         &self,
@@ -442,12 +449,7 @@ fn slow_exports_keep_spans_within_the_queue_bound() {
         std::env::set_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", BATCH.to_string());
         std::env::set_var("OTEL_BSP_MAX_CONCURRENT_EXPORTS", IN_FLIGHT.to_string());
     }
-    let guard = TracingConfig::default()
-        .with_span_exporter(gated.clone())
-        .batch_queue_size(QUEUE as usize)
-        .metrics(false)
-        .init()
-        .expect("init");
+    let guard = gated.init(QUEUE as usize);
     // SAFETY: as above; the settings were read by `init`.
     unsafe {
         std::env::remove_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
