@@ -164,6 +164,7 @@ where
         let Some(state) = traced.span.state_mut() else {
             return;
         };
+        // Not chained into one loop: the usual one-value record takes the first branch alone.
         if let Some((field, change)) = changes.first {
             change.apply(state, &mut traced.added, &field);
         }
@@ -352,13 +353,16 @@ impl Change {
         }
     }
 
-    /// Applies the change; a new name comes back (the caller decides when it applies).
+    /// Applies the change to a span that exists (a record): a new name at once, and a
+    /// field's attribute replacing any value it has.
     fn apply(self, state: &mut SpanState, added: &mut AddedFields, field: &Field) {
         if let Some(name) = self.apply_unnamed(state, added, field, AddedFields::put) {
             state.name = Cow::Owned(name);
         }
     }
 
+    /// Applies the change but a new name, which comes back (the caller decides when it
+    /// applies); attributes go through `put`.
     #[inline]
     fn apply_unnamed(
         self,

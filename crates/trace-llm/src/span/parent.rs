@@ -57,6 +57,8 @@ pub(crate) fn peek_parent() -> ParentFacts {
     };
     let peeked = peeked.flatten();
     // A bare parent's children need no look at OpenTelemetry's context (see `peek_frame`).
+    // The match below gives them the same answer; returning here first keeps them, the hot
+    // path of an unsampled trace, clear of the other checks.
     if let Some((facts, None)) = peeked {
         if facts.trace_id.is_some() {
             return facts;
